@@ -1,0 +1,71 @@
+// Clocks. Every part that reads time takes a Clock policy, so tests and the
+// simulator drive time by hand with manual_clock and production code uses a
+// std::chrono clock. Limiters need a steady clock; the ledger stamps entries
+// with whatever clock it is given (system_clock in production).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+
+namespace tollgate {
+
+/**
+ * A clock: a `time_point` type and `now()` callable on an instance (static
+ * `now()` of the std::chrono clocks qualifies). Copies of a clock must read
+ * the same time.
+ */
+template <class C>
+concept Clock = requires(const C& c) {
+  typename C::time_point;
+  typename C::duration;
+  { c.now() } -> std::same_as<typename C::time_point>;
+};
+
+/// A Clock that never runs backwards.
+template <class C>
+concept SteadyClock = Clock<C> && C::is_steady;
+
+/**
+ * A clock moved by hand, for tests and simulation. Copies share one time, so
+ * a test keeps a copy and advances it while the component under test reads
+ * its own. Starts at the epoch unless given a start. Thread-safe: reads and
+ * advances are atomic.
+ */
+class manual_clock {
+ public:
+  using rep = std::int64_t;
+  using period = std::nano;
+  using duration = std::chrono::nanoseconds;
+  using time_point = std::chrono::time_point<manual_clock, duration>;
+  static constexpr bool is_steady = true;  // it only moves when told to
+
+  manual_clock() : now_(std::make_shared<std::atomic<rep>>(0)) {}
+  explicit manual_clock(time_point start)
+      : now_(std::make_shared<std::atomic<rep>>(start.time_since_epoch().count())) {}
+
+  [[nodiscard]] time_point now() const noexcept {
+    return time_point(duration(now_->load(std::memory_order_acquire)));
+  }
+  /// Moves time forward (or, to test robustness, backward) by `d`.
+  template <class Rep, class Period>
+  void advance(std::chrono::duration<Rep, Period> d) noexcept {
+    now_->fetch_add(std::chrono::duration_cast<duration>(d).count(),
+                    std::memory_order_acq_rel);
+  }
+  /// Sets the time.
+  void set(time_point t) noexcept {
+    now_->store(t.time_since_epoch().count(), std::memory_order_release);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<rep>> now_;
+};
+
+static_assert(SteadyClock<manual_clock>);
+static_assert(SteadyClock<std::chrono::steady_clock>);
+static_assert(Clock<std::chrono::system_clock>);
+
+}  // namespace tollgate

@@ -1,0 +1,15 @@
+// tollgate: prepaid-credit billing and rate limiting for generative-media APIs.
+// The umbrella header: everything except the optional adapters (json/, redis/,
+// postgres/), which need libraries beyond Boost, fmt and utfcpp.
+#pragma once
+
+#include "version.hpp"
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/money.hpp"
+#include "core/units.hpp"
+
+// pricing/
+// ledger/
+// limits/

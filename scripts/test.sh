@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite, as CI does: a debug build under
+# AddressSanitizer + UndefinedBehaviorSanitizer, a release build (with the
+# consumer projects and the benchmarks built), the concurrent tests under
+# ThreadSanitizer, and each fuzz target for a bounded time.
+# Installs any missing Debian package first (run as root, or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+ensure_packages "${TOLLGATE_BUILD_PACKAGES[@]}" "${TOLLGATE_TEST_PACKAGES[@]}"
+
+jobs=$(nproc)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+for preset in debug-asan release tsan; do
+  echo "=== ${preset}: configure and build"
+  cmake --preset "${preset}" >/dev/null
+  cmake --build --preset "${preset}" -j "${jobs}"
+  echo "=== ${preset}: test"
+  ctest --preset "${preset}"
+done
+
+# Fuzz targets: tests/fuzz/*.fuzz.cpp, built with clang's libFuzzer.
+shopt -s nullglob
+fuzz_targets=(tests/fuzz/*.fuzz.cpp)
+if ((${#fuzz_targets[@]})); then
+  fuzz_seconds=${TOLLGATE_FUZZ_SECONDS:-60}
+  mkdir -p build/fuzz
+  for src in "${fuzz_targets[@]}"; do
+    name=$(basename "${src}" .fuzz.cpp)
+    echo "=== fuzz: ${name} for ${fuzz_seconds} s"
+    clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined \
+      -Iinclude "${src}" -o "build/fuzz/${name}" -lfmt
+    corpus="build/fuzz/${name}.corpus"
+    mkdir -p "${corpus}"
+    seeds="tests/fuzz/${name}.seeds"
+    [ -d "${seeds}" ] || seeds=""
+    "build/fuzz/${name}" -max_total_time="${fuzz_seconds}" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 "${corpus}" ${seeds} 2>&1 | tail -n 12
+  done
+fi
+echo "tollgate: all test builds passed"
