@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/money.hpp"
+#include "core/sync.hpp"
 #include "core/units.hpp"
 
 // pricing/
