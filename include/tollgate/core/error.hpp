@@ -164,14 +164,19 @@ class [[nodiscard]] result {
   [[nodiscard]] T& value() & { check(); return std::get<0>(v_); }
   [[nodiscard]] const T& value() const& { check(); return std::get<0>(v_); }
   [[nodiscard]] T&& value() && { check(); return std::get<0>(std::move(v_)); }
-  [[nodiscard]] T& operator*() & noexcept { return *std::get_if<0>(&v_); }
-  [[nodiscard]] const T& operator*() const& noexcept { return *std::get_if<0>(&v_); }
-  [[nodiscard]] T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
-  [[nodiscard]] T* operator->() noexcept { return std::get_if<0>(&v_); }
-  [[nodiscard]] const T* operator->() const noexcept { return std::get_if<0>(&v_); }
+  /// The value; asserts has_value().
+  [[nodiscard]] T& operator*() & noexcept { return *get(); }
+  [[nodiscard]] const T& operator*() const& noexcept { return *get(); }
+  [[nodiscard]] T&& operator*() && noexcept { return std::move(*get()); }
+  [[nodiscard]] T* operator->() noexcept { return get(); }
+  [[nodiscard]] const T* operator->() const noexcept { return get(); }
 
-  /// The error; only valid when !has_value().
-  [[nodiscard]] const tollgate::error& error() const& noexcept { return *std::get_if<1>(&v_); }
+  /// The error; asserts !has_value().
+  [[nodiscard]] const tollgate::error& error() const& noexcept {
+    const auto* e = std::get_if<1>(&v_);
+    TOLLGATE_ASSERT(e != nullptr, "result::error() called on a result that holds a value");
+    return *e;
+  }
   [[nodiscard]] std::error_code code() const noexcept {
     return has_value() ? std::error_code{} : std::get_if<1>(&v_)->code();
   }
@@ -179,6 +184,16 @@ class [[nodiscard]] result {
  private:
   void check() const {
     if (!has_value()) throw bad_result_access(*std::get_if<1>(&v_));
+  }
+  T* get() noexcept {
+    T* p = std::get_if<0>(&v_);
+    TOLLGATE_ASSERT(p != nullptr, "result dereferenced while it holds an error");
+    return p;
+  }
+  const T* get() const noexcept {
+    const T* p = std::get_if<0>(&v_);
+    TOLLGATE_ASSERT(p != nullptr, "result dereferenced while it holds an error");
+    return p;
   }
   std::variant<T, tollgate::error> v_;
 };
@@ -197,7 +212,11 @@ class [[nodiscard]] result<void> {
   void value() const {
     if (failed_) throw bad_result_access(e_);
   }
-  [[nodiscard]] const tollgate::error& error() const& noexcept { return e_; }
+  /// The error; asserts !has_value().
+  [[nodiscard]] const tollgate::error& error() const& noexcept {
+    TOLLGATE_ASSERT(failed_, "result::error() called on a successful result");
+    return e_;
+  }
   [[nodiscard]] std::error_code code() const noexcept {
     return failed_ ? e_.code() : std::error_code{};
   }

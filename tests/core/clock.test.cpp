@@ -1,0 +1,23 @@
+// manual_clock: copies share one time; it moves only when told.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include <tollgate/core/clock.hpp>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("manual_clock copies share one time", "[clock]") {
+  tollgate::manual_clock a;
+  auto b = a;
+  CHECK(a.now().time_since_epoch() == 0ns);
+  a.advance(1500ms);
+  CHECK(b.now().time_since_epoch() == 1500ms);
+  b.set(tollgate::manual_clock::time_point(24h));
+  CHECK(a.now().time_since_epoch() == 24h);
+  a.advance(-1s);
+  CHECK(b.now().time_since_epoch() == 24h - 1s);
+  tollgate::manual_clock c(tollgate::manual_clock::time_point(5s));
+  CHECK(c.now().time_since_epoch() == 5s);
+  CHECK(a.now().time_since_epoch() == 24h - 1s);
+}
