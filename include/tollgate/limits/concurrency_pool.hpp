@@ -1,0 +1,244 @@
+// Concurrency pool: at most `limit` tasks of one key (an account and model
+// group) run at once; the rest wait in a FIFO queue, they are not rejected
+// (the THROTTLED state of DESIGN.md). Task ids are the caller's (job ids).
+// submit() answers "running" or "queued at position p"; finish() and cancel()
+// free what the task held and return the queued tasks that start because of
+// it, strictly in submission order; raising the limit (a tier promotion)
+// starts queued tasks at once, lowering it never stops a running task, it only
+// holds back new starts until enough finish. An optional bound on the queue
+// refuses further submissions with queue_full. keyed<> holds one pool per key.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/container/small_vector.hpp>
+
+#include "../core/sync.hpp"
+#include "decision.hpp"
+
+namespace tollgate {
+
+/// What submit() did with a task.
+enum class pool_status : std::uint8_t {
+  running,     ///< it holds a slot and may start now
+  queued,      ///< it waits in the FIFO queue (THROTTLED)
+  queue_full,  ///< refused: the queue is at its bound
+  duplicate,   ///< refused: a task with this id is already running or queued
+};
+
+/// The name of a status, for logs.
+[[nodiscard]] constexpr std::string_view to_string(pool_status s) noexcept {
+  switch (s) {
+    case pool_status::running: return "running";
+    case pool_status::queued: return "queued";
+    case pool_status::queue_full: return "queue_full";
+    case pool_status::duplicate: return "duplicate";
+  }
+  return "unknown";
+}
+
+/// The answer to submit(): the status and, when queued, the 1-based position
+/// in the queue (1 = next to start); 0 otherwise.
+struct [[nodiscard]] pool_admission {
+  pool_status status = pool_status::running;
+  std::size_t position = 0;
+};
+
+/**
+ * At most `limit` running tasks, the rest in a FIFO queue.
+ *
+ * @tparam TaskId a hashable, equality-comparable, copyable id supplied by the
+ *         caller (a job id); ids must be unique among the pool's running and
+ *         queued tasks, and may be reused once a task has left.
+ * @tparam S multi_thread: every member is thread-safe (one std::mutex) and
+ *         the pool is not movable; single_thread: not thread-safe, movable
+ *         (what keyed<> stores, under its shard lock).
+ * @tparam Hash the hash of TaskId.
+ *
+ * Invariants: running() <= limit() except after the limit was lowered, and
+ * then no task starts until running() < limit(); a task is in at most one of
+ * "running" and "queued"; the queue starts in submission order.
+ */
+template <class TaskId = std::uint64_t, Sync S = multi_thread, class Hash = std::hash<TaskId>>
+class basic_concurrency_pool {
+ public:
+  using task_id = TaskId;
+  using sync_type = S;
+  /// Tasks that start, in the order they must start. Inline for up to two.
+  using started_tasks = boost::container::small_vector<TaskId, 2>;
+
+  /// The answer to finish() and cancel().
+  struct [[nodiscard]] release_result {
+    bool found = false;      ///< the task was there (running, or queued for cancel())
+    started_tasks started;   ///< the queued tasks that start now, FIFO
+  };
+
+  /// A pool of `limit` slots (0 holds every task in the queue) and an
+  /// optional bound on the queue.
+  explicit basic_concurrency_pool(std::size_t limit,
+                                  std::optional<std::size_t> queue_bound = std::nullopt)
+      : limit_(limit), queue_bound_(queue_bound) {}
+
+  /**
+   * Runs the task if a slot is free, else queues it (FIFO). @return running;
+   * queued with its 1-based position; queue_full when the queue is at its
+   * bound; duplicate when the id is already running or queued (nothing
+   * changes). Thread-safe when S is multi_thread.
+   */
+  pool_admission submit(const TaskId& task) {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    auto [it, inserted] = index_.try_emplace(task);
+    if (!inserted) return {pool_status::duplicate, 0};
+    if (running_ < limit_ && queue_.empty()) {
+      ++running_;  // a default slot is "running"
+      return {pool_status::running, 0};
+    }
+    if (queue_bound_ && queue_.size() >= *queue_bound_) {
+      index_.erase(it);
+      return {pool_status::queue_full, 0};
+    }
+    it->second = slot{queue_.insert(queue_.end(), task), true};
+    return {pool_status::queued, queue_.size()};
+  }
+
+  /**
+   * A running task finished (or failed): frees its slot. @return found =
+   * false when the task is not running (unknown, or still queued: use
+   * cancel()); the tasks that start now. Thread-safe when S is
+   * multi_thread.
+   */
+  release_result finish(const TaskId& task) {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    release_result r;
+    auto it = index_.find(task);
+    if (it == index_.end() || it->second.queued) return r;
+    index_.erase(it);
+    --running_;
+    r.found = true;
+    start_ready(r.started);
+    return r;
+  }
+
+  /**
+   * Cancels a task: a queued one leaves the queue, a running one frees its
+   * slot. @return found = false for an unknown task; the tasks that start
+   * now. Thread-safe when S is multi_thread.
+   */
+  release_result cancel(const TaskId& task) {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    release_result r;
+    auto it = index_.find(task);
+    if (it == index_.end()) return r;
+    r.found = true;
+    if (it->second.queued) {
+      // Leaving the queue frees no slot, so nothing starts.
+      queue_.erase(it->second.it);
+      index_.erase(it);
+      return r;
+    }
+    index_.erase(it);
+    --running_;
+    start_ready(r.started);
+    return r;
+  }
+
+  /**
+   * Sets the number of slots. Raising it starts queued tasks at once (they
+   * are returned, FIFO); lowering it stops nothing, new starts wait until
+   * enough running tasks have left. Thread-safe when S is multi_thread.
+   */
+  [[nodiscard]] started_tasks set_limit(std::size_t limit) {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    limit_ = limit;
+    started_tasks started;
+    start_ready(started);
+    return started;
+  }
+
+  /// Sets or removes the queue bound; tasks already queued stay queued.
+  /// Thread-safe when S is multi_thread.
+  void set_queue_bound(std::optional<std::size_t> bound) {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    queue_bound_ = bound;
+  }
+
+  /// The number of slots. Thread-safe when S is multi_thread.
+  [[nodiscard]] std::size_t limit() const {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    return limit_;
+  }
+  /// Running tasks. Thread-safe when S is multi_thread.
+  [[nodiscard]] std::size_t running() const {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    return running_;
+  }
+  /// Queued tasks. Thread-safe when S is multi_thread.
+  [[nodiscard]] std::size_t queued() const {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    return queue_.size();
+  }
+  /// True when the task holds a slot. Thread-safe when S is multi_thread.
+  [[nodiscard]] bool is_running(const TaskId& task) const {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    auto it = index_.find(task);
+    return it != index_.end() && !it->second.queued;
+  }
+  /// The 1-based queue position of a queued task (1 = next), or nullopt when
+  /// it is not queued. Linear in the position. Thread-safe when S is
+  /// multi_thread.
+  [[nodiscard]] std::optional<std::size_t> position(const TaskId& task) const {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    auto it = index_.find(task);
+    if (it == index_.end() || !it->second.queued) return std::nullopt;
+    std::size_t p = 1;
+    for (auto q = queue_.begin(); q != it->second.it; ++q) ++p;
+    return p;
+  }
+
+  /// True when no task is running or queued: the pool is then
+  /// indistinguishable from a new one (the time arguments are for keyed<>;
+  /// a pool keeps no time). Thread-safe when S is multi_thread.
+  template <class TimePoint, class Duration>
+  [[nodiscard]] bool evictable(TimePoint, Duration) const {
+    std::lock_guard<typename S::mutex_type> lock(m_);
+    return running_ == 0 && queue_.empty();
+  }
+
+ private:
+  // Starts queued tasks while slots are free. Invariant afterwards: the queue
+  // is empty or running_ >= limit_.
+  void start_ready(started_tasks& started) {
+    while (running_ < limit_ && !queue_.empty()) {
+      const TaskId id = queue_.front();
+      index_.find(id)->second = slot{};
+      queue_.pop_front();
+      ++running_;
+      started.push_back(id);
+    }
+  }
+
+  std::size_t limit_;
+  std::optional<std::size_t> queue_bound_;
+  std::size_t running_ = 0;
+  std::list<TaskId> queue_;  // FIFO; std::list so a queued task can leave in O(1)
+  // Every running or queued task; a queued one knows its place in queue_
+  // (std::list iterators survive other inserts and erases, and moves).
+  struct slot {
+    typename std::list<TaskId>::iterator it{};
+    bool queued = false;
+  };
+  std::unordered_map<TaskId, slot, Hash> index_;
+  [[no_unique_address]] mutable typename S::mutex_type m_;
+};
+
+/// A thread-safe pool of uint64_t task ids.
+using concurrency_pool = basic_concurrency_pool<>;
+
+}  // namespace tollgate

@@ -1,0 +1,534 @@
+// Token bucket: admits requests at a sustained rate with bursts up to a
+// capacity, exactly. The rate is a rational number of tokens per std::chrono
+// duration, reduced to p/q tokens per nanosecond; the bucket counts in "ticks"
+// of 1/p nanosecond = 1/q token, so every refill, cost and wait is an integer
+// and nothing drifts: 10 tokens per 13 s admits exactly 10 000 tokens in
+// 13 000 s, 1 token per day and 10^9 tokens per second are as exact as 1 per
+// second. As in folly's TokenBucket the whole state is one 64-bit word, the
+// "zero time" z at which the bucket was (or will be) empty: the level at tick
+// time T is T - z, clamped to the burst, negative while tokens are borrowed.
+// The multi_thread bucket updates that word with one compare-and-swap, so a
+// decision costs about one clock read; single_thread runs the same algorithm
+// on a plain integer. A clock that steps backwards only lowers the level, it
+// never adds tokens. See docs/limits.md for the hard limits.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "../core/clock.hpp"
+#include "../core/sync.hpp"
+#include "decision.hpp"
+
+namespace tollgate {
+
+/**
+ * A rate: a whole number of tokens per std::chrono duration, kept as the
+ * reduced fraction numerator()/denominator() tokens per nanosecond.
+ *
+ * `token_rate(10, std::chrono::seconds(13))` is 10/13 per second,
+ * `token_rate(277, std::chrono::seconds(1'000'000))` is 0.000277 per second,
+ * `token_rate(1, std::chrono::days(1))` is one a day. Durations must have an
+ * integer representation (a double duration is not an exact rate and does not
+ * compile). Throws limit_config_error when tokens or the duration is not
+ * positive, or when the reduced fraction needs more than 63 bits on either
+ * side. A value type.
+ */
+class token_rate {
+ public:
+  template <std::integral T, std::integral Rep, class Period>
+  token_rate(T tokens, std::chrono::duration<Rep, Period> per) {
+    using limits::detail::u128;
+    if (tokens <= 0)
+      throw limit_config_error("token_rate", "tokens",
+                               "must be positive, got " + std::to_string(tokens));
+    if (per.count() <= 0)
+      throw limit_config_error("token_rate", "per", "must be a positive duration");
+    static_assert(Period::num > 0 && Period::den > 0);
+    // tokens per ns = tokens * den / (count * num * 10^9)
+    const u128 num = static_cast<u128>(tokens) * static_cast<u128>(Period::den);
+    u128 den = 0;
+    if (__builtin_mul_overflow(static_cast<u128>(per.count()), static_cast<u128>(Period::num), &den) ||
+        __builtin_mul_overflow(den, static_cast<u128>(1'000'000'000), &den))
+      throw limit_config_error("token_rate", "per", "duration too long to represent in nanoseconds");
+    const u128 g = limits::detail::gcd(num, den);
+    constexpr u128 max63 = static_cast<u128>(std::numeric_limits<std::int64_t>::max());
+    if (num / g > max63 || den / g > max63)
+      throw limit_config_error("token_rate", "rate",
+                               "tokens per nanosecond does not reduce to a fraction of 63-bit integers");
+    num_ = static_cast<std::uint64_t>(num / g);
+    den_ = static_cast<std::uint64_t>(den / g);
+  }
+
+  /// Deleted: a floating-point duration is not an exact rate. Use an integer
+  /// duration, e.g. token_rate(277, std::chrono::seconds(1'000'000)).
+  template <std::integral T, std::floating_point Rep, class Period>
+  token_rate(T, std::chrono::duration<Rep, Period>) = delete;
+
+  /// Tokens per nanosecond = numerator() / denominator(), in lowest terms.
+  [[nodiscard]] constexpr std::uint64_t numerator() const noexcept { return num_; }
+  /// See numerator().
+  [[nodiscard]] constexpr std::uint64_t denominator() const noexcept { return den_; }
+
+  friend constexpr bool operator==(const token_rate&, const token_rate&) = default;
+
+ private:
+  std::uint64_t num_ = 1;
+  std::uint64_t den_ = 1;
+};
+
+namespace limits::detail {
+
+// Invariant of every live state word: the level T - z lies in
+// [-max_debt_ticks, full] (full = burst * q < 2^63). Anything below
+// -max_debt_ticks is read as "the tick difference wrapped while idle": full.
+inline constexpr std::int64_t max_debt_ticks = std::int64_t{1} << 62;
+// Marks the state word of a retired parameter block (multi_thread set_rate and
+// set_burst). No live state word ever takes this value (see word_for).
+inline constexpr std::uint64_t retired_word = std::uint64_t{1} << 63;
+
+/// A bucket's parameters in ticks (1 tick = 1/p ns = 1/q token).
+struct bucket_params {
+  std::uint64_t p = 1;      ///< ticks per nanosecond (rate numerator)
+  std::uint64_t q = 1;      ///< ticks per token (rate denominator)
+  std::uint64_t burst = 1;  ///< capacity in tokens
+  std::uint64_t full = 1;   ///< burst * q: the level of a full bucket in ticks
+};
+
+[[nodiscard]] inline bucket_params make_bucket_params(const token_rate& r, std::uint64_t burst) {
+  if (burst == 0) throw limit_config_error("token_bucket", "burst", "must be at least 1");
+  const u128 full = static_cast<u128>(burst) * r.denominator();
+  if (full > static_cast<u128>(std::numeric_limits<std::int64_t>::max()))
+    throw limit_config_error(
+        "token_bucket", "burst",
+        "burst * (nanoseconds per token, as a reduced fraction's denominator) must be below 2^63; "
+        "got burst " + std::to_string(burst) + " with denominator " +
+            std::to_string(r.denominator()) + " (see docs/limits.md, hard limits)");
+  return {r.numerator(), r.denominator(), burst, static_cast<std::uint64_t>(full)};
+}
+
+/// The tick time of `now_ns`, modulo 2^64 (only differences are used).
+[[nodiscard]] constexpr std::uint64_t ticks_at(const bucket_params& b, std::int64_t now_ns) noexcept {
+  return static_cast<std::uint64_t>(now_ns) * b.p;
+}
+
+/// The level in ticks at tick time T: at most full, negative while borrowed.
+[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::uint64_t T,
+                                              std::uint64_t z) noexcept {
+  const auto u = static_cast<std::int64_t>(T - z);
+  if (u < -max_debt_ticks || u > static_cast<std::int64_t>(b.full))
+    return static_cast<std::int64_t>(b.full);
+  return u;
+}
+
+/// The state word for `level` at tick time T.
+[[nodiscard]] constexpr std::uint64_t word_for(std::uint64_t T, std::int64_t level) noexcept {
+  const std::uint64_t z = T - static_cast<std::uint64_t>(level);
+  // Keep retired_word free for retired blocks: moving z one tick later takes
+  // 1/q token away (never more permissive), with probability 2^-64.
+  return z == retired_word ? z + 1 : z;
+}
+
+[[nodiscard]] constexpr std::uint64_t whole_tokens(const bucket_params& b, std::int64_t level) noexcept {
+  return level > 0 ? static_cast<std::uint64_t>(level) / b.q : 0;
+}
+
+/// The outcome of one step of the algorithm: whether to write the new word,
+/// and what to return.
+template <class R>
+struct step {
+  bool write;
+  std::uint64_t z;
+  R value;
+};
+
+[[nodiscard]] inline step<limit_decision> acquire_step(const bucket_params& b, std::int64_t now_ns,
+                                                       std::uint64_t z, std::uint64_t n) noexcept {
+  const std::uint64_t T = ticks_at(b, now_ns);
+  const std::int64_t level = level_at(b, T, z);
+  if (n > b.burst)
+    return {false, z, {false, whole_tokens(b, level), std::chrono::nanoseconds::max(),
+                       limit_reason::exceeds_burst}};
+  const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^63
+  if (level >= need) {
+    const std::int64_t after = level - need;
+    return {n != 0, word_for(T, after),
+            {true, whole_tokens(b, after), std::chrono::nanoseconds(0), limit_reason::none}};
+  }
+  // need - level <= 2^63 + 2^62: fits; the wait is rounded up to whole ns.
+  const auto shortfall = static_cast<u128>(static_cast<i128>(need) - level);
+  return {false, z, {false, whole_tokens(b, level), saturate_ns(ceil_div(shortfall, b.p)),
+                     limit_reason::limited}};
+}
+
+[[nodiscard]] inline step<limit_decision> reserve_step(const bucket_params& b, std::int64_t now_ns,
+                                                       std::uint64_t z, std::uint64_t n,
+                                                       std::chrono::nanoseconds max_wait) noexcept {
+  const std::uint64_t T = ticks_at(b, now_ns);
+  const std::int64_t level = level_at(b, T, z);
+  if (n > b.burst)
+    return {false, z, {false, whole_tokens(b, level), std::chrono::nanoseconds::max(),
+                       limit_reason::exceeds_burst}};
+  const i128 after = static_cast<i128>(level) - static_cast<i128>(n * b.q);
+  if (after < -max_debt_ticks) {
+    // The hard debt limit: a reserve fits again once the level has risen by the excess.
+    const auto excess = static_cast<u128>(-static_cast<i128>(max_debt_ticks) - after);
+    return {false, z, {false, 0, saturate_ns(ceil_div(excess, b.p)), limit_reason::wait_too_long}};
+  }
+  const u128 wait = after < 0 ? ceil_div(static_cast<u128>(-after), b.p) : 0;
+  const u128 allowed_wait = max_wait.count() > 0 ? static_cast<u128>(max_wait.count()) : 0;
+  if (wait > allowed_wait)  // the wait shrinks by exactly 1 ns per ns: retry when it equals max_wait
+    return {false, z, {false, whole_tokens(b, level), saturate_ns(wait - allowed_wait),
+                       limit_reason::wait_too_long}};
+  const auto after64 = static_cast<std::int64_t>(after);
+  return {n != 0, word_for(T, after64),
+          {true, whole_tokens(b, after64), saturate_ns(wait), limit_reason::none}};
+}
+
+[[nodiscard]] inline step<std::uint64_t> refund_step(const bucket_params& b, std::int64_t now_ns,
+                                                     std::uint64_t z, std::uint64_t n) noexcept {
+  const std::uint64_t T = ticks_at(b, now_ns);
+  const std::int64_t level = level_at(b, T, z);
+  i128 after = static_cast<i128>(level) + static_cast<i128>(n) * b.q;
+  if (after > static_cast<i128>(b.full)) after = b.full;  // a refund never lifts the bucket above full
+  const auto after64 = static_cast<std::int64_t>(after);
+  return {after64 != level, word_for(T, after64), whole_tokens(b, after64)};
+}
+
+/// True when the bucket is full at now_ns and has been for at least min_idle_ns.
+[[nodiscard]] constexpr bool full_for(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
+                                      std::int64_t min_idle_ns) noexcept {
+  const auto u = static_cast<std::int64_t>(ticks_at(b, now_ns) - z);
+  if (u < -max_debt_ticks) return true;  // wrapped: idle for more than 2^63 ticks
+  if (u < static_cast<std::int64_t>(b.full)) return false;
+  const u128 idle = static_cast<u128>(u - static_cast<std::int64_t>(b.full));
+  return idle >= static_cast<u128>(min_idle_ns > 0 ? min_idle_ns : 0) * b.p;
+}
+
+/// The state word that keeps the token count of (old, z) at now_ns under new
+/// parameters: the level is converted to the new tick unit rounding down
+/// (never more permissive) and clamped to the new burst and the debt limit.
+[[nodiscard]] inline std::uint64_t convert_word(const bucket_params& old, std::uint64_t z,
+                                                const bucket_params& nw, std::int64_t now_ns) noexcept {
+  const std::int64_t level = level_at(old, ticks_at(old, now_ns), z);
+  i128 nl = level;
+  if (nw.q != old.q) nl = floor_div(static_cast<i128>(level) * nw.q, static_cast<i128>(old.q));
+  if (nl > static_cast<i128>(nw.full)) nl = nw.full;
+  if (nl < -max_debt_ticks) nl = -max_debt_ticks;
+  return word_for(ticks_at(nw, now_ns), static_cast<std::int64_t>(nl));
+}
+
+template <bool ThreadSafe>
+class bucket_storage;
+
+// single_thread: the parameters and the word, plain.
+template <>
+class bucket_storage<false> {
+ public:
+  bucket_storage(const bucket_params& p, std::uint64_t z) noexcept : prm_(p), z_(z) {}
+
+  template <class Step>
+  auto update(Step&& s) {
+    auto r = s(prm_, z_);
+    if (r.write) z_ = r.z;
+    return r.value;
+  }
+  template <class Read>
+  auto read(Read&& f) const {
+    return f(prm_, z_);
+  }
+  // f(params, z) -> {new params, new z}; may throw before anything changes.
+  template <class Remake>
+  void reconfigure(Remake&& f) {
+    auto [np, nz] = f(prm_, z_);
+    prm_ = np;
+    z_ = nz;
+  }
+
+ private:
+  bucket_params prm_;
+  std::uint64_t z_;
+};
+
+// multi_thread: the word lives in an immutable parameter block. Decisions CAS
+// the current block's word. set_rate/set_burst publish a new block and retire
+// the old one by CASing its word to retired_word, which no live word equals:
+// a thread still holding the old block then fails its CAS and reloads, so a
+// word is never combined with another block's parameters (no ABA). Retired
+// blocks stay allocated until the bucket is destroyed, because a reader may
+// still be looking at one (48 bytes per reconfiguration).
+struct alignas(64) bucket_block {
+  std::atomic<std::uint64_t> z{0};
+  bucket_params prm;
+  bucket_block* retired_next = nullptr;
+};
+
+template <>
+class bucket_storage<true> {
+ public:
+  bucket_storage(const bucket_params& p, std::uint64_t z) noexcept {
+    first_.prm = p;
+    first_.z.store(z, std::memory_order_relaxed);
+    cur_.store(&first_, std::memory_order_release);
+  }
+  bucket_storage(const bucket_storage&) = delete;
+  bucket_storage& operator=(const bucket_storage&) = delete;
+  ~bucket_storage() {
+    bucket_block* c = cur_.load(std::memory_order_acquire);
+    if (c != &first_) delete c;
+    while (retired_ != nullptr) {
+      bucket_block* next = retired_->retired_next;
+      if (retired_ != &first_) delete retired_;
+      retired_ = next;
+    }
+  }
+
+  template <class Step>
+  auto update(Step&& s) {
+    bucket_block* b = cur_.load(std::memory_order_acquire);
+    std::uint64_t z = b->z.load(std::memory_order_acquire);
+    for (;;) {
+      if (z == retired_word) [[unlikely]] {
+        b = reload(b);
+        z = b->z.load(std::memory_order_acquire);
+        continue;
+      }
+      auto r = s(b->prm, z);
+      if (!r.write) return r.value;
+      // On failure z is reloaded and the step recomputed from the fresh word.
+      if (b->z.compare_exchange_weak(z, r.z, std::memory_order_acq_rel, std::memory_order_acquire))
+        return r.value;
+    }
+  }
+
+  template <class Read>
+  auto read(Read&& f) const {
+    bucket_block* b = cur_.load(std::memory_order_acquire);
+    std::uint64_t z = b->z.load(std::memory_order_acquire);
+    while (z == retired_word) [[unlikely]] {
+      b = reload(b);
+      z = b->z.load(std::memory_order_acquire);
+    }
+    return f(b->prm, z);
+  }
+
+  template <class Remake>
+  void reconfigure(Remake&& f) {
+    std::lock_guard<std::mutex> lock(writer_);  // one reconfiguration at a time
+    bucket_block* b = cur_.load(std::memory_order_acquire);
+    auto nb = std::make_unique<bucket_block>();
+    std::uint64_t z = b->z.load(std::memory_order_acquire);
+    for (;;) {
+      auto [np, nz] = f(b->prm, z);  // may throw: nothing has changed yet
+      nb->prm = np;
+      nb->z.store(nz, std::memory_order_relaxed);
+      if (b->z.compare_exchange_weak(z, retired_word, std::memory_order_acq_rel,
+                                     std::memory_order_acquire))
+        break;
+    }
+    cur_.store(nb.release(), std::memory_order_release);
+    b->retired_next = retired_;
+    retired_ = b;
+  }
+
+ private:
+  // Waits for the writer that retired `b` to publish its successor.
+  bucket_block* reload(const bucket_block* b) const noexcept {
+    bucket_block* c = cur_.load(std::memory_order_acquire);
+    while (c == b) {
+      std::this_thread::yield();
+      c = cur_.load(std::memory_order_acquire);
+    }
+    return c;
+  }
+
+  bucket_block first_;
+  std::atomic<bucket_block*> cur_{nullptr};
+  std::mutex writer_;
+  bucket_block* retired_ = nullptr;  // guarded by writer_
+};
+
+}  // namespace limits::detail
+
+/**
+ * A token bucket: `rate` tokens accrue continuously up to `burst`; a request
+ * of n tokens is admitted when n are there.
+ *
+ * @tparam C a Clock; it should be steady (a clock stepping backwards is safe,
+ *         it only delays refills). Copies of the clock must read the same time.
+ * @tparam S multi_thread: every member is thread-safe and lock-free except
+ *         set_rate/set_burst (which serialise among themselves on a mutex but
+ *         never block decisions); the object is neither copyable nor movable.
+ *         single_thread: the same algorithm on a plain word, not thread-safe,
+ *         copyable (what keyed<> stores, under its shard lock).
+ *
+ * The bucket starts full. Every member has a form taking `now` explicitly
+ * (for a caller that already read the clock, e.g. keyed<>); the other form
+ * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
+ * 2^63, borrowed debt < 2^62 ticks, and a bucket left untouched for more than
+ * about 0.75 * 2^64 / p nanoseconds (438 years at p = 1) may read as less than
+ * full, never as more.
+ */
+template <Clock C = std::chrono::steady_clock, Sync S = multi_thread>
+class basic_token_bucket {
+  using params = limits::detail::bucket_params;
+
+ public:
+  using clock_type = C;
+  using sync_type = S;
+  using time_point = typename C::time_point;
+
+  /// A full bucket. Throws limit_config_error when burst is 0 or burst * q
+  /// does not fit in 63 bits.
+  basic_token_bucket(token_rate rate, std::uint64_t burst, C clock = C{})
+      : basic_token_bucket(limits::detail::make_bucket_params(rate, burst), std::move(clock)) {}
+
+  /**
+   * Takes n tokens if they are all there. @return allowed with the whole
+   * tokens remaining; or refused with reason `limited` and the exact wait
+   * (rounded up to a nanosecond) after which n tokens will be there; or, when
+   * n exceeds the burst, refused with reason `exceeds_burst` and
+   * retry_after = nanoseconds::max(). n = 0 is always allowed and changes
+   * nothing. Thread-safe when S is multi_thread.
+   */
+  [[nodiscard]] limit_decision try_acquire(std::uint64_t n = 1) { return try_acquire(n, clock_.now()); }
+  /// try_acquire() at the given time.
+  [[nodiscard]] limit_decision try_acquire(std::uint64_t n, time_point now) {
+    const std::int64_t t = limits::detail::to_ns(now);
+    return state_.update([&](const params& b, std::uint64_t z) {
+      return limits::detail::acquire_step(b, t, z, n);
+    });
+  }
+
+  /**
+   * Takes n tokens now, borrowing from the future when they are not all
+   * there, so that the caller proceeds after the returned wait; later
+   * requests queue behind the debt (FIFO by construction). @return allowed
+   * with retry_after = the wait before the reserved tokens have accrued (0
+   * when they were there); refused with `wait_too_long` when the wait would
+   * exceed max_wait or the debt would pass the hard limit (retry_after: when
+   * the same reserve would fit); refused with `exceeds_burst` when n exceeds
+   * the burst. Thread-safe when S is multi_thread.
+   */
+  [[nodiscard]] limit_decision reserve(
+      std::uint64_t n, std::chrono::nanoseconds max_wait = std::chrono::nanoseconds::max()) {
+    return reserve(n, max_wait, clock_.now());
+  }
+  /// reserve() at the given time.
+  [[nodiscard]] limit_decision reserve(std::uint64_t n, std::chrono::nanoseconds max_wait,
+                                       time_point now) {
+    const std::int64_t t = limits::detail::to_ns(now);
+    return state_.update([&](const params& b, std::uint64_t z) {
+      return limits::detail::reserve_step(b, t, z, n, max_wait);
+    });
+  }
+
+  /**
+   * Gives back n tokens taken by try_acquire() or reserve() (a job that did
+   * not run). A refund never lifts the bucket above full, so tokens that
+   * refilled meanwhile are not credited twice; pass only what was taken.
+   * @return the whole tokens available afterwards. Thread-safe when S is
+   * multi_thread.
+   */
+  std::uint64_t refund(std::uint64_t n) { return refund(n, clock_.now()); }
+  /// refund() at the given time.
+  std::uint64_t refund(std::uint64_t n, time_point now) {
+    const std::int64_t t = limits::detail::to_ns(now);
+    return state_.update([&](const params& b, std::uint64_t z) {
+      return limits::detail::refund_step(b, t, z, n);
+    });
+  }
+
+  /// Whole tokens available now (0 while borrowed). Thread-safe when S is
+  /// multi_thread; the value may be stale as soon as it is returned.
+  [[nodiscard]] std::uint64_t available() const { return available(clock_.now()); }
+  /// available() at the given time.
+  [[nodiscard]] std::uint64_t available(time_point now) const {
+    const std::int64_t t = limits::detail::to_ns(now);
+    return state_.read([&](const params& b, std::uint64_t z) {
+      return limits::detail::whole_tokens(b, limits::detail::level_at(b, limits::detail::ticks_at(b, t), z));
+    });
+  }
+
+  /**
+   * Changes the rate, keeping the tokens (or the debt) the bucket holds now;
+   * a fraction of a token that the new tick unit cannot express is dropped.
+   * Throws limit_config_error (and changes nothing) when burst * q no longer
+   * fits. Thread-safe when S is multi_thread.
+   */
+  void set_rate(token_rate rate) { set_rate(rate, clock_.now()); }
+  /// set_rate() at the given time.
+  void set_rate(token_rate rate, time_point now) {
+    const std::int64_t t = limits::detail::to_ns(now);
+    state_.reconfigure([&](const params& old, std::uint64_t z) {
+      const params nw = limits::detail::make_bucket_params(rate, old.burst);
+      return std::pair{nw, limits::detail::convert_word(old, z, nw, t)};
+    });
+  }
+
+  /// Changes the burst, keeping the tokens held now (clamped to the new
+  /// burst). Throws limit_config_error (and changes nothing) for 0 or when
+  /// burst * q does not fit. Thread-safe when S is multi_thread.
+  void set_burst(std::uint64_t burst) { set_burst(burst, clock_.now()); }
+  /// set_burst() at the given time.
+  void set_burst(std::uint64_t burst, time_point now) {
+    const std::int64_t t = limits::detail::to_ns(now);
+    state_.reconfigure([&](const params& old, std::uint64_t z) {
+      const params nw = limits::detail::make_bucket_params(rate_of(old), burst);
+      return std::pair{nw, limits::detail::convert_word(old, z, nw, t)};
+    });
+  }
+
+  /// The current rate. Thread-safe when S is multi_thread.
+  [[nodiscard]] token_rate rate() const {
+    return state_.read([](const params& b, std::uint64_t) { return rate_of(b); });
+  }
+  /// The current burst. Thread-safe when S is multi_thread.
+  [[nodiscard]] std::uint64_t burst() const {
+    return state_.read([](const params& b, std::uint64_t) { return b.burst; });
+  }
+
+  /**
+   * True when the bucket is full at `now` and has been full for at least
+   * `min_idle`: it is then indistinguishable from a new bucket, so keyed<>
+   * may drop it. Thread-safe when S is multi_thread.
+   */
+  [[nodiscard]] bool evictable(time_point now, std::chrono::nanoseconds min_idle) const {
+    const std::int64_t t = limits::detail::to_ns(now);
+    return state_.read([&](const params& b, std::uint64_t z) {
+      return limits::detail::full_for(b, t, z, min_idle.count());
+    });
+  }
+
+  /// The clock.
+  [[nodiscard]] const C& clock() const noexcept { return clock_; }
+
+ private:
+  static token_rate rate_of(const params& b) {
+    // p/q tokens per ns is p tokens per q ns; both fit in 63 bits.
+    return token_rate(static_cast<std::int64_t>(b.p),
+                      std::chrono::nanoseconds(static_cast<std::int64_t>(b.q)));
+  }
+  basic_token_bucket(const params& b, C clock)
+      : clock_(std::move(clock)), state_(b, initial_word(b, clock_.now())) {}
+  static std::uint64_t initial_word(const params& b, time_point now) noexcept {
+    const std::int64_t t = limits::detail::to_ns(now);
+    return limits::detail::word_for(limits::detail::ticks_at(b, t), static_cast<std::int64_t>(b.full));
+  }
+
+  [[no_unique_address]] C clock_;
+  limits::detail::bucket_storage<S::is_thread_safe> state_;
+};
+
+/// A thread-safe token bucket on the steady clock.
+using token_bucket = basic_token_bucket<>;
+
+}  // namespace tollgate
