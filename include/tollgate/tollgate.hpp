@@ -12,5 +12,10 @@
 #include "core/units.hpp"
 
 // pricing/
+#include "pricing/usage.hpp"
+#include "pricing/quote.hpp"
+#include "pricing/rates.hpp"
+#include "pricing/catalog.hpp"
+#include "pricing/runway.hpp"
 // ledger/
 // limits/

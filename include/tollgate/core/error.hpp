@@ -153,6 +153,10 @@ class [[nodiscard]] result {
  public:
   using value_type = T;
   result(const T& v) : v_(std::in_place_index<0>, v) {}
+  /// Constructs the value in place from `args` (no temporary to move).
+  template <class... Args>
+  explicit result(std::in_place_t, Args&&... args)
+      : v_(std::in_place_index<0>, std::forward<Args>(args)...) {}
   result(T&& v) : v_(std::in_place_index<0>, std::move(v)) {}
   result(tollgate::error e) : v_(std::in_place_index<1>, std::move(e)) {}
   result(errc c, std::string msg = {})
