@@ -76,8 +76,9 @@ class basic_concurrency_pool {
 
   /// The answer to finish() and cancel().
   struct [[nodiscard]] release_result {
-    bool found = false;      ///< the task was there (running, or queued for cancel())
-    started_tasks started;   ///< the queued tasks that start now, FIFO
+    bool found = false;        ///< the task was there (running, or queued for cancel())
+    bool was_running = false;  ///< it held a slot (so the job may need stopping)
+    started_tasks started;     ///< the queued tasks that start now, FIFO
   };
 
   /// A pool of `limit` slots (0 holds every task in the queue) and an
@@ -122,6 +123,7 @@ class basic_concurrency_pool {
     index_.erase(it);
     --running_;
     r.found = true;
+    r.was_running = true;
     start_ready(r.started);
     return r;
   }
@@ -145,6 +147,7 @@ class basic_concurrency_pool {
     }
     index_.erase(it);
     --running_;
+    r.was_running = true;
     start_ready(r.started);
     return r;
   }

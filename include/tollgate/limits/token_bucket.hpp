@@ -87,10 +87,14 @@ class token_rate {
 
 namespace limits::detail {
 
-// Invariant of every live state word: the level T - z lies in
-// [-max_debt_ticks, full] (full = burst * q < 2^63). Anything below
-// -max_debt_ticks is read as "the tick difference wrapped while idle": full.
-inline constexpr std::int64_t max_debt_ticks = std::int64_t{1} << 62;
+// Invariant of every state word when written: the level T - z lies in
+// [-max_debt_ticks, full] (full = burst * q < 2^63). A difference below
+// wrap_floor can then only mean that the 64-bit tick difference wrapped while
+// the bucket sat idle for more than 2^63 ticks, and reads as full. The gap
+// between the two (2^61 ticks) is how far a clock may step backwards while the
+// bucket is at its maximum debt before a reading goes wrong.
+inline constexpr std::int64_t max_debt_ticks = std::int64_t{1} << 61;
+inline constexpr std::int64_t wrap_floor = -(std::int64_t{1} << 62);
 // Marks the state word of a retired parameter block (multi_thread set_rate and
 // set_burst). No live state word ever takes this value (see word_for).
 inline constexpr std::uint64_t retired_word = std::uint64_t{1} << 63;
@@ -124,8 +128,7 @@ struct bucket_params {
 [[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::uint64_t T,
                                               std::uint64_t z) noexcept {
   const auto u = static_cast<std::int64_t>(T - z);
-  if (u < -max_debt_ticks || u > static_cast<std::int64_t>(b.full))
-    return static_cast<std::int64_t>(b.full);
+  if (u < wrap_floor || u > static_cast<std::int64_t>(b.full)) return static_cast<std::int64_t>(b.full);
   return u;
 }
 
@@ -207,7 +210,7 @@ struct step {
 [[nodiscard]] constexpr bool full_for(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
                                       std::int64_t min_idle_ns) noexcept {
   const auto u = static_cast<std::int64_t>(ticks_at(b, now_ns) - z);
-  if (u < -max_debt_ticks) return true;  // wrapped: idle for more than 2^63 ticks
+  if (u < wrap_floor) return true;  // wrapped: idle for more than 2^63 ticks
   if (u < static_cast<std::int64_t>(b.full)) return false;
   const u128 idle = static_cast<u128>(u - static_cast<std::int64_t>(b.full));
   return idle >= static_cast<u128>(min_idle_ns > 0 ? min_idle_ns : 0) * b.p;
@@ -373,9 +376,11 @@ class bucket_storage<true> {
  * The bucket starts full. Every member has a form taking `now` explicitly
  * (for a caller that already read the clock, e.g. keyed<>); the other form
  * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
- * 2^63, borrowed debt < 2^62 ticks, and a bucket left untouched for more than
- * about 0.75 * 2^64 / p nanoseconds (438 years at p = 1) may read as less than
- * full, never as more.
+ * 2^63; borrowed debt <= 2^61 ticks; a bucket left untouched for more than
+ * 0.75 * 2^64 / p nanoseconds (438 years at p = 1, 578 days at 0.000277/s)
+ * may read as less than full, never as more; a clock stepping backwards by
+ * more than 2^61 / p ns (73 years at p = 1) while the bucket is deep in debt
+ * may read as full.
  */
 template <Clock C = std::chrono::steady_clock, Sync S = multi_thread>
 class basic_token_bucket {

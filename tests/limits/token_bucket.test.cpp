@@ -1,0 +1,474 @@
+// Deterministic tests of basic_token_bucket with manual_clock: every
+// behaviour, in both sync flavours, including the precision cases other
+// limiters get wrong (0.000277/s, 10/13 per second, borrowing at 0.0001/s,
+// 8000/s, 10^9/s, one a day).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+
+#include <tollgate/limits/token_bucket.hpp>
+
+using namespace std::chrono_literals;
+using tollgate::limit_config_error;
+using tollgate::limit_reason;
+using tollgate::manual_clock;
+using tollgate::multi_thread;
+using tollgate::single_thread;
+using tollgate::token_rate;
+
+namespace {
+template <class S>
+using bucket = tollgate::basic_token_bucket<manual_clock, S>;
+constexpr auto never = std::chrono::nanoseconds::max();
+
+template <class B>
+void drain(B& b) {
+  const auto d = b.try_acquire(b.available());
+  REQUIRE(d.allowed);
+  REQUIRE(b.available() == 0);
+}
+}  // namespace
+
+TEST_CASE("token_rate reduces to tokens per nanosecond", "[limits][token_bucket]") {
+  CHECK(token_rate(1, 1s).numerator() == 1);
+  CHECK(token_rate(1, 1s).denominator() == 1'000'000'000);
+  CHECK(token_rate(8000, 1s).denominator() == 125'000);
+  CHECK(token_rate(1'000'000'000, 1s).numerator() == 1);
+  CHECK(token_rate(1'000'000'000, 1s).denominator() == 1);
+  CHECK(token_rate(10, 13s).numerator() == 1);
+  CHECK(token_rate(10, 13s).denominator() == 1'300'000'000);
+  CHECK(token_rate(277, std::chrono::seconds(1'000'000)).numerator() == 277);
+  CHECK(token_rate(277, std::chrono::seconds(1'000'000)).denominator() == 1'000'000'000'000'000);
+  CHECK(token_rate(3, 1s).numerator() == 3);
+  CHECK(token_rate(2, 2s) == token_rate(1, 1s));
+  CHECK(token_rate(1, std::chrono::hours(24)).denominator() == 86'400'000'000'000);
+}
+
+TEST_CASE("token_rate and bucket refuse impossible configuration", "[limits][token_bucket]") {
+  manual_clock clock;
+  CHECK_THROWS_AS(token_rate(0, 1s), limit_config_error);
+  CHECK_THROWS_AS(token_rate(-3, 1s), limit_config_error);
+  CHECK_THROWS_AS(token_rate(1, 0s), limit_config_error);
+  CHECK_THROWS_AS(token_rate(1, -1s), limit_config_error);
+  CHECK_THROWS_AS(bucket<single_thread>(token_rate(1, 1s), 0, clock), limit_config_error);
+  // burst * q must stay below 2^63: at one token a second q = 10^9.
+  CHECK_NOTHROW(bucket<single_thread>(token_rate(1, 1s), 9'000'000'000, clock));
+  CHECK_THROWS_AS(bucket<single_thread>(token_rate(1, 1s), 10'000'000'000, clock), limit_config_error);
+  try {
+    bucket<single_thread> b(token_rate(1, 1s), 0, clock);
+    FAIL("no throw");
+  } catch (const limit_config_error& e) {
+    CHECK(e.field() == "burst");
+    CHECK(std::string(e.what()).find("token_bucket") != std::string::npos);
+  }
+}
+
+TEMPLATE_TEST_CASE("a bucket starts full and admits up to its burst", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 5, clock);
+  CHECK(b.available() == 5);
+  CHECK(b.burst() == 5);
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    const auto d = b.try_acquire();
+    CHECK(d.allowed);
+    CHECK(d.reason == limit_reason::none);
+    CHECK(d.remaining == 4 - i);
+    CHECK(d.retry_after == 0ns);
+  }
+  const auto d = b.try_acquire();
+  CHECK_FALSE(d.allowed);
+  CHECK(d.reason == limit_reason::limited);
+  CHECK(d.retry_after == 1s);
+  CHECK(d.remaining == 0);
+
+  SECTION("retry_after is exact") {
+    clock.advance(999'999'999ns);
+    const auto d2 = b.try_acquire();
+    CHECK_FALSE(d2.allowed);
+    CHECK(d2.retry_after == 1ns);
+    clock.advance(1ns);
+    CHECK(b.try_acquire().allowed);
+  }
+  SECTION("refill stops at the burst") {
+    clock.advance(1h);
+    CHECK(b.available() == 5);
+    CHECK(b.try_acquire(5).allowed);
+    CHECK(b.available() == 0);
+  }
+  SECTION("a multi-token request waits for all of its tokens") {
+    clock.advance(2s);
+    const auto d3 = b.try_acquire(3);
+    CHECK_FALSE(d3.allowed);
+    CHECK(d3.remaining == 2);
+    CHECK(d3.retry_after == 1s);
+    CHECK(b.available() == 2);  // a refusal takes nothing
+  }
+}
+
+TEMPLATE_TEST_CASE("a request larger than the burst is refused with a distinct reason",
+                   "[limits][token_bucket]", single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 5, clock);
+  const auto d = b.try_acquire(6);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.reason == limit_reason::exceeds_burst);
+  CHECK(d.retry_after == never);
+  CHECK(d.remaining == 5);
+  CHECK(b.available() == 5);
+  const auto r = b.reserve(6);
+  CHECK_FALSE(r.allowed);
+  CHECK(r.reason == limit_reason::exceeds_burst);
+  CHECK(b.available() == 5);
+  SECTION("even when the bucket is full and time passes") {
+    clock.advance(24h);
+    CHECK(b.try_acquire(6).reason == limit_reason::exceeds_burst);
+  }
+}
+
+TEMPLATE_TEST_CASE("zero tokens are always allowed and change nothing", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 2, clock);
+  drain(b);
+  const auto d = b.try_acquire(0);
+  CHECK(d.allowed);
+  CHECK(d.remaining == 0);
+  clock.advance(1s);
+  CHECK(b.available() == 1);
+}
+
+TEMPLATE_TEST_CASE("precision: 0.000277 tokens per second", "[limits][token_bucket][precision]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  const token_rate rate(277, std::chrono::seconds(1'000'000));
+  SECTION("one token takes ceil(10^15 / 277) ns") {
+    bucket<TestType> b(rate, 1, clock);
+    drain(b);
+    const auto d = b.try_acquire();
+    CHECK_FALSE(d.allowed);
+    // 10^15 / 277 = 3610108303249.09... ns
+    CHECK(d.retry_after == std::chrono::nanoseconds(3'610'108'303'250));
+    clock.advance(std::chrono::nanoseconds(3'610'108'303'249));
+    CHECK_FALSE(b.try_acquire().allowed);
+    clock.advance(1ns);
+    CHECK(b.try_acquire().allowed);
+  }
+  SECTION("exactly 277 tokens in 10^6 seconds, none early") {
+    bucket<TestType> b(rate, 277, clock);
+    drain(b);
+    clock.advance(std::chrono::seconds(1'000'000) - 1ns);
+    CHECK(b.available() == 276);
+    clock.advance(1ns);
+    CHECK(b.available() == 277);
+  }
+  SECTION("no drift over 2770 tokens taken one by one at the earliest instant") {
+    // Burst 2: with burst 1 the bucket would be full at each ceil()ed instant
+    // and rightly drop the fraction of a tick beyond full.
+    bucket<TestType> b(rate, 2, clock);
+    drain(b);
+    const auto start = clock.now();
+    for (int i = 0; i < 2770; ++i) {
+      const auto d = b.try_acquire();
+      REQUIRE_FALSE(d.allowed);
+      clock.advance(d.retry_after);
+      REQUIRE(b.try_acquire().allowed);
+    }
+    // The 2770th token accrues at exactly 10^7 s; waiting ceil()s never add up.
+    CHECK(clock.now() - start == std::chrono::seconds(10'000'000));
+  }
+}
+
+TEMPLATE_TEST_CASE("precision: 10 tokens per 13 seconds", "[limits][token_bucket][precision]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(10, 13s), 10, clock);
+  drain(b);
+  clock.advance(1299ms + 999'999ns);
+  CHECK(b.available() == 0);
+  CHECK(b.try_acquire().retry_after == 1ns);
+  clock.advance(1ns);
+  CHECK(b.available() == 1);
+  clock.advance(13s - 1300ms);
+  CHECK(b.available() == 10);
+
+  SECTION("10 000 tokens one at a time take exactly 13 000 s") {
+    drain(b);
+    const auto start = clock.now();
+    std::uint64_t taken = 0;
+    while (taken < 10'000) {
+      const auto d = b.try_acquire();
+      if (d.allowed) {
+        ++taken;
+      } else {
+        clock.advance(d.retry_after);
+      }
+    }
+    CHECK(clock.now() - start == 13'000s);
+    CHECK(b.available() == 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("precision: borrowing at 0.0001 tokens per second", "[limits][token_bucket][precision]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 10'000s), 1, clock);
+  drain(b);
+  const auto r1 = b.reserve(1);
+  CHECK(r1.allowed);
+  CHECK(r1.retry_after == 10'000s);
+  CHECK(r1.remaining == 0);
+  const auto r2 = b.reserve(1);
+  CHECK(r2.allowed);
+  CHECK(r2.retry_after == 20'000s);
+  // The debt queues try_acquire behind the reservations.
+  CHECK(b.try_acquire().retry_after == 30'000s);
+  clock.advance(20'000s);
+  CHECK(b.available() == 0);
+  CHECK(b.try_acquire().retry_after == 10'000s);
+  clock.advance(10'000s - 1ns);
+  CHECK_FALSE(b.try_acquire().allowed);
+  clock.advance(1ns);
+  CHECK(b.try_acquire().allowed);
+}
+
+TEMPLATE_TEST_CASE("precision: 8000 tokens per second", "[limits][token_bucket][precision]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(8000, 1s), 8000, clock);
+  drain(b);
+  clock.advance(124'999ns);
+  CHECK(b.available() == 0);
+  clock.advance(1ns);
+  CHECK(b.available() == 1);
+  drain(b);
+  // Ten seconds at exactly one token per 125 us: every request is admitted.
+  for (int i = 0; i < 80'000; ++i) {
+    clock.advance(125us);
+    REQUIRE(b.try_acquire().allowed);
+  }
+  CHECK(b.available() == 0);
+  clock.advance(1s);
+  CHECK(b.available() == 8000);
+}
+
+TEMPLATE_TEST_CASE("precision: 10^9 tokens per second", "[limits][token_bucket][precision]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1'000'000'000, 1s), 1'000'000'000, clock);
+  CHECK(b.try_acquire(1'000'000'000).allowed);
+  CHECK(b.available() == 0);
+  clock.advance(1ns);
+  CHECK(b.available() == 1);
+  clock.advance(999'999'998ns);
+  CHECK(b.available() == 999'999'999);
+  const auto d = b.try_acquire(1'000'000'000);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.retry_after == 1ns);
+  clock.advance(1ns);
+  CHECK(b.try_acquire(1'000'000'000).allowed);
+  CHECK(b.try_acquire(1).retry_after == 1ns);
+}
+
+TEMPLATE_TEST_CASE("precision: one token per day", "[limits][token_bucket][precision]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, std::chrono::hours(24)), 1, clock);
+  drain(b);
+  CHECK(b.try_acquire().retry_after == std::chrono::hours(24));
+  clock.advance(std::chrono::hours(24) - 1ns);
+  CHECK_FALSE(b.try_acquire().allowed);
+  clock.advance(1ns);
+  CHECK(b.try_acquire().allowed);
+}
+
+TEMPLATE_TEST_CASE("reserve borrows from the future within limits", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 3, clock);
+  SECTION("with tokens there it does not wait") {
+    const auto r = b.reserve(2);
+    CHECK(r.allowed);
+    CHECK(r.retry_after == 0ns);
+    CHECK(r.remaining == 1);
+  }
+  SECTION("max_wait refuses a reservation that would wait longer") {
+    drain(b);
+    CHECK(b.reserve(2, 2s).allowed);  // waits exactly 2 s
+    const auto r = b.reserve(3, 4s);  // would wait 5 s
+    CHECK_FALSE(r.allowed);
+    CHECK(r.reason == limit_reason::wait_too_long);
+    CHECK(r.retry_after == 1s);
+    clock.advance(1s);
+    const auto r2 = b.reserve(3, 4s);
+    CHECK(r2.allowed);
+    CHECK(r2.retry_after == 4s);
+  }
+  SECTION("the debt stays below the hard limit") {
+    manual_clock c2;
+    // One token per ns: 1 tick = 1 token; the debt limit is 2^61 tokens.
+    const std::uint64_t burst = std::uint64_t{1} << 60;
+    bucket<TestType> huge(token_rate(1'000'000'000, 1s), burst, c2);
+    CHECK(huge.reserve(burst).allowed);  // level 0
+    CHECK(huge.reserve(burst).allowed);  // debt 2^60
+    CHECK(huge.reserve(burst).allowed);  // debt 2^61: at the limit
+    const auto r = huge.reserve(1);
+    CHECK_FALSE(r.allowed);
+    CHECK(r.reason == limit_reason::wait_too_long);
+    CHECK(r.retry_after == 1ns);
+  }
+}
+
+TEMPLATE_TEST_CASE("refund gives tokens back, never above full", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 5, clock);
+  REQUIRE(b.try_acquire(3).allowed);
+  CHECK(b.refund(2) == 4);
+  CHECK(b.refund(10) == 5);  // bounded by the burst
+  CHECK(b.available() == 5);
+  SECTION("a refund cancels a reservation's debt") {
+    drain(b);
+    REQUIRE(b.reserve(2).retry_after == 2s);
+    CHECK(b.refund(2) == 0);
+    CHECK(b.try_acquire().retry_after == 1s);
+  }
+  SECTION("tokens that refilled meanwhile are not credited twice") {
+    REQUIRE(b.try_acquire(5).allowed);
+    clock.advance(5s);
+    CHECK(b.refund(5) == 5);
+  }
+}
+
+TEMPLATE_TEST_CASE("set_rate and set_burst keep the state", "[limits][token_bucket]", single_thread,
+                   multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 10, clock);
+  REQUIRE(b.try_acquire(4).allowed);
+  SECTION("set_rate keeps the tokens and refills at the new rate") {
+    b.set_rate(token_rate(2, 1s));
+    CHECK(b.available() == 6);
+    CHECK(b.rate() == token_rate(2, 1s));
+    clock.advance(1s);
+    CHECK(b.available() == 8);
+  }
+  SECTION("set_rate keeps a fraction the new unit can express") {
+    clock.advance(500ms);  // 6.5 tokens
+    b.set_rate(token_rate(10, 13s));
+    CHECK(b.available() == 6);
+    // 0.5 token at 10/13 per s: the next token in 0.65 s
+    CHECK(b.try_acquire(7).retry_after == 650ms);
+  }
+  SECTION("set_rate keeps a debt in tokens") {
+    drain(b);
+    REQUIRE(b.reserve(2).retry_after == 2s);
+    b.set_rate(token_rate(1, 2s));
+    CHECK(b.try_acquire().retry_after == 6s);
+  }
+  SECTION("set_rate that cannot represent the burst throws and changes nothing") {
+    CHECK_THROWS_AS(b.set_rate(token_rate(1, std::chrono::hours(24 * 365 * 100))), limit_config_error);
+    CHECK(b.rate() == token_rate(1, 1s));
+    CHECK(b.available() == 6);
+  }
+  SECTION("set_burst lower clamps, higher keeps the count") {
+    b.set_burst(3);
+    CHECK(b.available() == 3);
+    CHECK(b.burst() == 3);
+    b.set_burst(20);
+    CHECK(b.available() == 3);
+    clock.advance(30s);
+    CHECK(b.available() == 20);
+    CHECK_THROWS_AS(b.set_burst(0), limit_config_error);
+    CHECK(b.burst() == 20);
+  }
+  SECTION("many reconfigurations in a row") {
+    for (int i = 0; i < 100; ++i) {
+      b.set_rate(token_rate(1 + i % 3, 1s));
+      b.set_burst(10 + i % 2);
+    }
+    CHECK(b.available() == 6);
+  }
+}
+
+TEMPLATE_TEST_CASE("a clock that steps backwards adds nothing", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  manual_clock clock(manual_clock::time_point(std::chrono::hours(1000)));
+  bucket<TestType> b(token_rate(1, 1s), 5, clock);
+  drain(b);
+  clock.advance(2s);
+  CHECK(b.available() == 2);
+  clock.advance(-10s);
+  CHECK(b.available() == 0);
+  CHECK_FALSE(b.try_acquire().allowed);
+  CHECK(b.try_acquire().retry_after == 9s);
+  clock.advance(10s);
+  CHECK(b.available() == 2);  // the same two tokens, not more
+  SECTION("a full bucket stays at its burst when time jumps back and forth") {
+    clock.advance(1h);
+    CHECK(b.available() == 5);
+    clock.advance(-1h);
+    CHECK(b.available() <= 5);
+    clock.advance(2h);
+    CHECK(b.try_acquire(5).allowed);
+    CHECK(b.available() == 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("a bucket is evictable only when full for the idle time", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(1, 1s), 5, clock);
+  CHECK(b.evictable(clock.now(), 0ns));
+  CHECK_FALSE(b.evictable(clock.now(), 1ns));
+  REQUIRE(b.try_acquire(2).allowed);
+  CHECK_FALSE(b.evictable(clock.now(), 0ns));
+  clock.advance(2s - 1ns);
+  CHECK_FALSE(b.evictable(clock.now(), 0ns));
+  clock.advance(1ns);
+  CHECK(b.evictable(clock.now(), 0ns));
+  CHECK_FALSE(b.evictable(clock.now(), 1min));
+  clock.advance(1min);
+  CHECK(b.evictable(clock.now(), 1min));
+}
+
+TEST_CASE("a bucket idle past the documented limit reads as less than full, never more",
+          "[limits][token_bucket]") {
+  // p = 277 ticks per ns: the tick difference wraps after 2^64 / 277 ns (~771
+  // days). Between 0.75 and 1 times that (578 to 771 days) the level reads as
+  // a debt.
+  for (int days : {1, 100, 400, 580, 600, 700, 770, 800, 1000, 2000}) {
+    manual_clock c2;
+    bucket<single_thread> x(token_rate(277, std::chrono::seconds(1'000'000)), 3, c2);
+    REQUIRE(x.try_acquire(3).allowed);
+    c2.advance(std::chrono::hours(24) * days);
+    INFO("idle days " << days);
+    CHECK(x.available() <= 3);
+    if (days <= 575 || (days >= 800 && days <= 1000)) CHECK(x.available() == 3);
+  }
+}
+
+TEST_CASE("a single_thread bucket is a copyable value", "[limits][token_bucket]") {
+  manual_clock clock;
+  bucket<single_thread> a(token_rate(1, 1s), 2, clock);
+  REQUIRE(a.try_acquire().allowed);
+  bucket<single_thread> b = a;
+  REQUIRE(b.try_acquire().allowed);
+  CHECK(a.available() == 1);
+  CHECK(b.available() == 0);
+}
+
+TEST_CASE("explicit time overloads use the given time", "[limits][token_bucket]") {
+  manual_clock clock;
+  bucket<multi_thread> b(token_rate(1, 1s), 2, clock);
+  const auto t0 = clock.now();
+  REQUIRE(b.try_acquire(2, t0).allowed);
+  CHECK(b.available(t0 + 1s) == 1);
+  CHECK(b.try_acquire(1, t0 + 1s).allowed);
+  CHECK(b.reserve(1, 10s, t0 + 1s).retry_after == 1s);
+  CHECK(b.refund(1, t0 + 1s) == 0);
+  b.set_rate(token_rate(2, 1s), t0 + 1s);
+  b.set_burst(4, t0 + 1s);
+  CHECK(b.available(t0 + 2s) == 2);
+}
