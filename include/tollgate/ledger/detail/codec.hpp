@@ -1,0 +1,240 @@
+// Ledger internals: the 128-bit integer the ledger computes in, conversions
+// to and from the public money types, little-endian encoding with bounds
+// checks (journal records and snapshots are untrusted input on the way back
+// in), CRC32C, and the rules for account ids and idempotency keys.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/crc.hpp>
+#include <fmt/format.h>
+
+#include "../../core/error.hpp"
+#include "../../core/money.hpp"
+
+namespace tollgate::ledger_detail {
+
+using i128 = __int128;
+using u128 = unsigned __int128;
+using i64 = std::int64_t;
+using u64 = std::uint64_t;
+using u32 = std::uint32_t;
+using u16 = std::uint16_t;
+using u8 = std::uint8_t;
+
+inline constexpr i128 i128_max = static_cast<i128>(~static_cast<u128>(0) >> 1);
+inline constexpr i128 i128_min = -i128_max - 1;
+/// "No deadline / never expires".
+inline constexpr i64 never = std::numeric_limits<i64>::max();
+
+// Checked arithmetic on the internal representation: false on overflow, so a
+// caller can refuse the operation before anything changed.
+[[nodiscard]] inline bool add_ok(i128 a, i128 b, i128& out) noexcept {
+  return !__builtin_add_overflow(a, b, &out);
+}
+[[nodiscard]] inline bool sub_ok(i128 a, i128 b, i128& out) noexcept {
+  return !__builtin_sub_overflow(a, b, &out);
+}
+
+/// The raw micro-units of an amount as i128, or nothing when out of range.
+template <class Amount>
+[[nodiscard]] std::optional<i128> to_i128(const Amount& a) noexcept {
+  using rep = typename Amount::rep;
+  if constexpr (std::is_integral_v<rep> || std::is_same_v<rep, __int128>) {
+    return static_cast<i128>(a.raw());
+  } else {
+    try {
+      return a.raw().template convert_to<i128>();
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+}
+
+[[nodiscard]] inline credits to_credits(i128 raw) { return credits::from_raw(credits::rep(raw)); }
+[[nodiscard]] inline usd to_usd(i128 raw) { return usd::from_raw(usd::rep(raw)); }
+
+/// Exact decimal text of raw micro-credits (for messages).
+[[nodiscard]] inline std::string credit_text(i128 raw) { return to_credits(raw).to_string(); }
+[[nodiscard]] inline std::string usd_text(i128 raw) { return to_usd(raw).to_string(); }
+
+// ------------------------------------------------------------------ ids
+
+/// Account ids and idempotency keys: 1 to 128 bytes of printable ASCII.
+inline constexpr std::size_t max_id_bytes = 128;
+/// Adjustment reasons: 1 to 1024 bytes, no control characters.
+inline constexpr std::size_t max_reason_bytes = 1024;
+
+[[nodiscard]] inline bool printable_ascii(std::string_view s) noexcept {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e) return false;
+  }
+  return true;
+}
+
+// The id is quoted in messages only when it is printable, so an operator's
+// terminal never receives control bytes from a bad request.
+[[nodiscard]] inline std::string quote_id(std::string_view s) {
+  if (printable_ascii(s) && s.size() <= max_id_bytes) return fmt::format("'{}'", s);
+  return fmt::format("<{} bytes, not printable ASCII>", s.size());
+}
+
+[[nodiscard]] inline result<void> check_id(std::string_view what, std::string_view s,
+                                           errc code) {
+  if (s.empty())
+    return result<void>(code, fmt::format("{} is empty; use 1 to 128 printable ASCII characters", what));
+  if (s.size() > max_id_bytes)
+    return result<void>(code, fmt::format("{} is {} bytes long; the limit is 128 printable ASCII characters",
+                                          what, s.size()));
+  if (!printable_ascii(s))
+    return result<void>(code, fmt::format("{} {} contains a byte outside printable ASCII (0x20-0x7e)",
+                                          what, quote_id(s)));
+  return {};
+}
+
+[[nodiscard]] inline result<void> check_account_id(std::string_view s) {
+  return check_id("account id", s, errc::invalid_account);
+}
+[[nodiscard]] inline result<void> check_key(std::string_view s) {
+  return check_id("idempotency key", s, errc::invalid_argument);
+}
+
+// ------------------------------------------------------------------ CRC32C
+
+/// CRC32C (Castagnoli), the checksum of journal records and snapshots.
+[[nodiscard]] inline u32 crc32c(const void* data, std::size_t n) noexcept {
+  boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
+  crc.process_bytes(data, n);
+  return crc.checksum();
+}
+
+// ------------------------------------------------------------- encoding
+
+/// Appends little-endian values to a byte vector.
+class writer {
+ public:
+  explicit writer(std::vector<std::byte>& out) noexcept : out_(out) {}
+  void u8v(u8 v) { out_.push_back(static_cast<std::byte>(v)); }
+  void u16v(u16 v) { le(v); }
+  void u32v(u32 v) { le(v); }
+  void u64v(u64 v) { le(v); }
+  void i64v(i64 v) { le(static_cast<u64>(v)); }
+  void i128v(i128 v) {
+    const u128 u = static_cast<u128>(v);
+    le(static_cast<u64>(u));
+    le(static_cast<u64>(u >> 64));
+  }
+  void bytes(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    out_.insert(out_.end(), b, b + n);
+  }
+  /// A string with a one-byte length (ids and keys: at most 255 bytes).
+  void str8(std::string_view s) {
+    u8v(static_cast<u8>(s.size()));
+    bytes(s.data(), s.size());
+  }
+  /// A string with a four-byte length.
+  void str32(std::string_view s) {
+    u32v(static_cast<u32>(s.size()));
+    bytes(s.data(), s.size());
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+
+ private:
+  template <class U>
+  void le(U v) {
+    std::byte b[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
+    out_.insert(out_.end(), b, b + sizeof(U));
+  }
+  std::vector<std::byte>& out_;
+};
+
+/// Reads little-endian values from untrusted bytes; any read past the end
+/// sets a sticky failure instead of reading out of bounds.
+class reader {
+ public:
+  reader(const std::byte* p, std::size_t n) noexcept : p_(p), n_(n) {}
+  [[nodiscard]] bool ok() const noexcept { return ok_; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return ok_ ? n_ - pos_ : 0; }
+  [[nodiscard]] std::size_t position() const noexcept { return pos_; }
+  void fail() noexcept { ok_ = false; }
+
+  u8 u8v() { return le<u8>(); }
+  u16 u16v() { return le<u16>(); }
+  u32 u32v() { return le<u32>(); }
+  u64 u64v() { return le<u64>(); }
+  i64 i64v() { return static_cast<i64>(le<u64>()); }
+  i128 i128v() {
+    const u64 lo = le<u64>();
+    const u64 hi = le<u64>();
+    return static_cast<i128>((static_cast<u128>(hi) << 64) | lo);
+  }
+  std::string_view str8() { return take(u8v()); }
+  std::string_view str32() { return take(u32v()); }
+  std::string_view take(std::size_t n) {
+    if (!ok_ || n > n_ - pos_) {
+      ok_ = false;
+      return {};
+    }
+    std::string_view s(reinterpret_cast<const char*>(p_ + pos_), n);
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  template <class U>
+  U le() {
+    if (!ok_ || sizeof(U) > n_ - pos_) {
+      ok_ = false;
+      return 0;
+    }
+    U v = 0;
+    for (std::size_t i = 0; i < sizeof(U); ++i)
+      v |= static_cast<U>(static_cast<U>(static_cast<u8>(p_[pos_ + i])) << (8 * i));
+    pos_ += sizeof(U);
+    return v;
+  }
+  const std::byte* p_;
+  std::size_t n_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+/// Stores a little-endian value at a fixed place (journal headers).
+template <class U>
+inline void store_le(std::byte* p, U v) noexcept {
+  for (std::size_t i = 0; i < sizeof(U); ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+template <class U>
+[[nodiscard]] inline U load_le(const std::byte* p) noexcept {
+  U v = 0;
+  for (std::size_t i = 0; i < sizeof(U); ++i)
+    v |= static_cast<U>(static_cast<U>(static_cast<u8>(p[i])) << (8 * i));
+  return v;
+}
+
+/// A string hash (FNV-1a 64 mixed), used only in memory: never persisted.
+[[nodiscard]] inline u64 hash_bytes(std::string_view s) noexcept {
+  u64 h = 0xcbf29ce484222325ull;
+  for (char c : s) {
+    h ^= static_cast<u8>(c);
+    h *= 0x100000001b3ull;
+  }
+  // FNV's low bits are weak for short keys; a final avalanche fixes that.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+}  // namespace tollgate::ledger_detail

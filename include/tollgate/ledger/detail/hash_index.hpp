@@ -1,0 +1,97 @@
+// Ledger internals: a flat open-addressing hash index from a 64-bit hash to a
+// 64-bit value (an index into a vector the caller owns, which holds the real
+// key). Linear probing with backward-shift deletion keeps lookups to one or
+// two cache lines and needs no tombstones; it allocates only when it grows.
+// This is what keeps account lookup and idempotency checks off the heap on the
+// hot path (the Boost in Debian 12 predates boost::unordered_flat_map).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace tollgate::ledger_detail {
+
+class hash_index {
+ public:
+  static constexpr std::uint64_t empty = ~std::uint64_t{0};
+
+  /// The value whose slot has hash `h` and for which `eq(value)` holds.
+  template <class Eq>
+  [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t h, Eq&& eq) const {
+    if (slots_.empty()) return std::nullopt;
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const slot& s = slots_[i];
+      if (s.value == empty) return std::nullopt;
+      if (s.hash == h && eq(s.value)) return s.value;
+    }
+  }
+
+  /// Adds (h, v). The caller has checked that no equal key is present.
+  void insert(std::uint64_t h, std::uint64_t v) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    place(h, v);
+    ++size_;
+  }
+
+  /// Removes the slot with hash `h` whose value satisfies `eq`; false if none.
+  template <class Eq>
+  bool erase(std::uint64_t h, Eq&& eq) {
+    if (slots_.empty()) return false;
+    std::size_t i = h & mask_;
+    for (;; i = (i + 1) & mask_) {
+      if (slots_[i].value == empty) return false;
+      if (slots_[i].hash == h && eq(slots_[i].value)) break;
+    }
+    // Backward-shift: move later members of the probe run into the hole so
+    // that every remaining entry stays reachable from its home slot.
+    std::size_t hole = i;
+    for (std::size_t j = (hole + 1) & mask_;; j = (j + 1) & mask_) {
+      if (slots_[j].value == empty) break;
+      const std::size_t home = slots_[j].hash & mask_;
+      const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+      if (movable) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = slot{};
+    --size_;
+    return true;
+  }
+
+  void clear() {
+    slots_.clear();
+    mask_ = 0;
+    size_ = 0;
+  }
+  void reserve(std::size_t n) {
+    while (n * 4 > slots_.size() * 3) grow();
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  struct slot {
+    std::uint64_t hash = 0;
+    std::uint64_t value = empty;
+  };
+  void place(std::uint64_t h, std::uint64_t v) {
+    std::size_t i = h & mask_;
+    while (slots_[i].value != empty) i = (i + 1) & mask_;
+    slots_[i] = slot{h, v};
+  }
+  void grow() {
+    std::vector<slot> old = std::move(slots_);
+    const std::size_t cap = old.empty() ? 64 : old.size() * 2;
+    slots_.assign(cap, slot{});
+    mask_ = cap - 1;
+    for (const slot& s : old)
+      if (s.value != empty) place(s.hash, s.value);
+  }
+
+  std::vector<slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace tollgate::ledger_detail

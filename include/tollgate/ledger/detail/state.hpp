@@ -1,0 +1,1479 @@
+// Ledger internals: the state machine behind basic_ledger. It holds every
+// account, grant, hold, entry and idempotency key in flat vectors, applies one
+// operation at a time deterministically (the same operations at the same
+// times always give the same state, which is what makes journal replay
+// exact), logs how to undo each mutation (so a failed operation, a failed
+// linked chain or a failed fsync leaves the state exactly as it was), checks
+// its named invariants, and writes and reads snapshots. It knows nothing of
+// clocks, locks or files: basic_ledger supplies the time and the storage.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../../core/error.hpp"
+#include "../types.hpp"
+#include "codec.hpp"
+#include "hash_index.hpp"
+
+namespace tollgate::ledger_detail {
+
+/// Total credits issued by sales, grants or adjustments stay within 2^124
+/// micro-credits (~2*10^31 credits), so no sum in the ledger can overflow
+/// the 128-bit integers it computes in.
+inline constexpr i128 issue_limit = static_cast<i128>(1) << 124;
+inline constexpr u32 no_account = ~u32{0};
+
+/// Ledger time in messages: UTC for wall-clock times, seconds otherwise
+/// (manual clocks start at their epoch).
+[[nodiscard]] inline std::string time_text(i64 ns) {
+  if (ns == never) return "never";
+  constexpr i64 year_2000_ns = 946'684'800LL * 1'000'000'000LL;
+  if (ns >= year_2000_ns) {
+    const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                       (ns % 1'000'000'000) / 1'000'000);
+  }
+  const bool neg = ns < 0;
+  const u64 mag = neg ? static_cast<u64>(-(ns + 1)) + 1 : static_cast<u64>(ns);
+  return fmt::format("{}{}.{:03}s", neg ? "-" : "", mag / 1'000'000'000,
+                     (mag % 1'000'000'000) / 1'000'000);
+}
+
+[[nodiscard]] inline std::string duration_text(i64 ns) {
+  return fmt::format("{}.{:03}s", ns / 1'000'000'000, (ns % 1'000'000'000) / 1'000'000);
+}
+
+// ------------------------------------------------------------------ records
+
+struct grant_rec {
+  u64 id = 0;           // the op id of the grant
+  i64 expires = never;
+  i128 granted = 0;
+  i128 remaining = 0;
+};
+
+// Everything about an account that fits in a fixed-size block, so one copy
+// is enough to undo any change to it.
+struct account_scalars {
+  i128 paid = 0;       // purchased and positively adjusted credits, never expire
+  i128 granted = 0;    // sum of grants' remaining credits
+  i128 held = 0;       // reserved by open holds
+  i128 purchased = 0;  // credits bought to date
+  i128 purchased_usd = 0;
+  i128 price = 0;      // usd micro-units per credit; 0: the ledger's default
+  i64 first_purchase = never;
+  i64 next_hold_deadline = never;  // earliest deadline among open holds
+  i64 next_grant_expiry = never;   // earliest expiry among grants with credits left
+};
+
+struct account_rec {
+  std::string name;
+  u64 hash = 0;
+  account_scalars s;
+  std::vector<grant_rec> grants;  // in draw order: soonest expiry first, then oldest
+  std::vector<u64> open_holds;    // ascending ids
+  std::vector<u64> entries;       // indices into state::entries_, in time order
+};
+
+enum class hold_status : u8 { open = 0, captured = 1, released = 2, expired = 3 };
+
+struct hold_part {
+  u64 grant = 0;  // 0: the paid bucket
+  i128 amount = 0;
+};
+
+struct hold_mut {
+  hold_status status = hold_status::open;
+  i64 closed = 0;
+  i128 captured = 0;
+};
+
+struct hold_rec {
+  u32 account = 0;
+  u32 parts_count = 0;
+  u64 parts_begin = 0;
+  i64 created = 0;
+  i64 deadline = never;
+  i128 amount = 0;
+  hold_mut m;
+};
+
+struct entry_rec {
+  i128 amount = 0;
+  i128 available_after = 0;
+  i64 at = 0;
+  u64 op = 0;
+  u64 ref = 0;
+  u32 account = 0;
+  entry_kind kind{};
+  party from{};
+  party to{};
+};
+
+// What a key was used for: enough to tell a retry from a different request.
+struct fingerprint {
+  operation_kind kind{};
+  u32 account = no_account;
+  u64 hold = 0;
+  i128 amount = 0;
+  i64 aux = 0;
+  u64 reason = 0;  // adjust: 1 + index into reasons_
+};
+
+struct receipt_rec {
+  operation_kind kind{};
+  u64 op = 0;
+  u64 hold = 0;
+  i128 amount = 0;
+  i128 released = 0;
+  i128 paid = 0;
+  i64 at = 0;
+  bool replayed = false;
+  u64 record_seq = 0;  // the journal record that holds the operation (0: memory)
+};
+
+struct key_rec {
+  std::string key;
+  u64 hash = 0;
+  i64 at = 0;
+  u64 record_seq = 0;
+  fingerprint fp;
+  receipt_rec r;
+};
+
+/// One operation in the ledger's internal form (amounts as raw micro-units).
+struct op_in {
+  operation_kind kind{};
+  std::string_view key;
+  std::string_view account;
+  std::string_view reason;
+  i128 amount = 0;    // credits; purchase: dollars; set_price: dollars per credit
+  i128 credits = 0;   // purchase on replay: the credits it bought
+  i64 aux = -1;       // grant: expiry (never: none); hold: timeout in ns (-1: none)
+  u64 hold = 0;       // capture/release: the hold; hold on replay: its id
+};
+
+struct savepoint {
+  u64 undo = 0;
+  u64 entries = 0;
+  u64 holds = 0;
+  u64 parts = 0;
+  u64 accounts = 0;
+  u64 reasons = 0;
+  u64 keys_end = 0;
+  u64 next_op = 0;
+  i64 last_time = 0;
+};
+
+struct balance_view {
+  i128 available = 0;
+  i128 held = 0;
+  i128 granted = 0;
+  i128 purchased = 0;
+  i128 purchased_usd = 0;
+  i64 first_purchase = never;
+};
+
+// ------------------------------------------------------------------ state
+
+class state {
+ public:
+  state(i128 default_price, i64 key_retention_ns)
+      : default_price_(default_price), key_retention_(key_retention_ns) {}
+
+  // ------------------------------------------------------------ queries
+
+  [[nodiscard]] i64 last_time() const noexcept { return last_time_; }
+  [[nodiscard]] u64 operations() const noexcept { return next_op_ - 1; }
+  [[nodiscard]] std::size_t account_count() const noexcept { return accounts_.size(); }
+  [[nodiscard]] const account_rec& account(u32 a) const { return accounts_[a]; }
+  [[nodiscard]] const std::vector<entry_rec>& entries() const noexcept { return entries_; }
+  [[nodiscard]] const std::string& reason(u64 ref) const { return reasons_[ref - 1]; }
+  [[nodiscard]] i128 system_balance(party p) const { return sys_[static_cast<u8>(p)]; }
+  [[nodiscard]] std::size_t open_hold_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& a : accounts_) n += a.open_holds.size();
+    return n;
+  }
+  [[nodiscard]] std::size_t key_count() const noexcept { return key_index_.size(); }
+
+  [[nodiscard]] std::optional<u32> find_account(std::string_view name) const {
+    const u64 h = hash_bytes(name);
+    auto v = account_index_.find(h, [&](u64 i) { return accounts_[i].name == name; });
+    if (!v) return std::nullopt;
+    return static_cast<u32>(*v);
+  }
+
+  /// The stored result of the operation that used `key`, if remembered.
+  [[nodiscard]] std::optional<receipt_rec> lookup(std::string_view key) const {
+    auto k = find_key(key, hash_bytes(key));
+    if (!k) return std::nullopt;
+    const key_rec& kr = key_at(*k);
+    receipt_rec r = kr.r;
+    r.replayed = true;
+    r.record_seq = kr.record_seq;
+    return r;
+  }
+
+  /// The balance of `name` as of `now`, as if timed-out holds and expired
+  /// grants had been settled (they are, for real, on the next write that
+  /// touches the account). Mutates and rolls back: needs exclusive access.
+  [[nodiscard]] std::optional<balance_view> balance(std::string_view name, i64 now) {
+    auto a = find_account(name);
+    if (!a) return std::nullopt;
+    const account_scalars& s = accounts_[*a].s;
+    if (s.next_hold_deadline > now && s.next_grant_expiry > now) return view(*a);
+    const savepoint sp = mark();
+    settle(*a, now, next_op_);
+    balance_view v = view(*a);
+    rollback(sp);
+    return v;
+  }
+
+  // ------------------------------------------------------------ operations
+
+  /// Journal records written from now on get this sequence number.
+  void set_record_seq(u64 s) noexcept { record_seq_ = s; }
+
+  /**
+   * Applies `op` at ledger time `now` (>= last_time()). On an error nothing
+   * changed. `replay` is for journal replay: the operation was accepted once,
+   * so idempotency is not checked again and recorded results are verified.
+   */
+  [[nodiscard]] result<receipt_rec> apply(const op_in& op, i64 now, bool replay) {
+    if (op.kind == operation_kind::expire || static_cast<u8>(op.kind) == 0 ||
+        static_cast<u8>(op.kind) > static_cast<u8>(operation_kind::expire))
+      return result<receipt_rec>(errc::invalid_argument, "unknown operation kind");
+    if (auto r = check_key(op.key); !r) return r.error();
+    const bool by_hold = op.kind == operation_kind::capture || op.kind == operation_kind::release;
+    if (!by_hold)
+      if (auto r = check_account_id(op.account); !r) return r.error();
+    const u64 kh = hash_bytes(op.key);
+    if (!replay) {
+      if (auto k = find_key(op.key, kh)) {
+        const key_rec& kr = key_at(*k);
+        if (same_request(kr.fp, op)) {
+          receipt_rec r = kr.r;
+          r.replayed = true;
+          r.record_seq = kr.record_seq;
+          return r;
+        }
+        return result<receipt_rec>(
+            errc::idempotency_conflict,
+            fmt::format("idempotency key {} was already used for {}; this request is {}. "
+                        "Use a new key for a new request",
+                        quote_id(op.key), describe(kr.fp), describe(op)));
+      }
+    }
+    const savepoint sp = mark();
+    const u64 id = next_op_++;
+    last_time_ = now;
+    result<receipt_rec> r = dispatch(op, id, now, replay);
+    if (!r) {
+      rollback(sp);
+      return r;
+    }
+    r->op = id;
+    r->at = now;
+    r->kind = op.kind;
+    register_key(op, kh, *r, now);
+    r->record_seq = record_seq_;
+    return r;
+  }
+
+  /// Settles every timed-out hold and expired grant at `now`. Returns how
+  /// many holds and grants it settled; when 0, nothing changed at all.
+  [[nodiscard]] u64 expire_all(i64 now) {
+    const savepoint sp = mark();
+    const u64 id = next_op_++;
+    last_time_ = now;
+    u64 n = 0;
+    for (u32 a = 0; a < accounts_.size(); ++a) n += settle(a, now, id);
+    if (n == 0) rollback(sp);
+    return n;
+  }
+
+  /// Forgets idempotency keys older than the retention at `now`.
+  void evict_keys(i64 now) {
+    if (key_retention_ < 0) return;  // forever
+    i64 cutoff;
+    if (__builtin_sub_overflow(now, key_retention_, &cutoff)) return;
+    while (!keys_.empty() && keys_.front().at < cutoff) {
+      const u64 abs = keys_begin_;
+      key_index_.erase(keys_.front().hash, [&](u64 v) { return v == abs; });
+      keys_.pop_front();
+      ++keys_begin_;
+    }
+  }
+
+  // ------------------------------------------------------------ undo
+
+  [[nodiscard]] savepoint mark() const {
+    return savepoint{undo_base_ + undo_.size(),
+                     entries_.size(),
+                     holds_.size(),
+                     parts_.size(),
+                     accounts_.size(),
+                     reasons_.size(),
+                     keys_begin_ + keys_.size(),
+                     next_op_,
+                     last_time_};
+  }
+
+  /// Undoes everything after `sp` (which must not have been forgotten).
+  void rollback(const savepoint& sp) {
+    TOLLGATE_ASSERT(sp.undo >= undo_base_, "ledger: rollback past a forgotten savepoint");
+    while (undo_base_ + undo_.size() > sp.undo) {
+      const undo_rec& u = undo_.back();
+      switch (u.k) {
+        case undo_kind::account: accounts_[u.account].s = u.p.acct; break;
+        case undo_kind::grant_set: accounts_[u.account].grants[u.index] = u.p.grant; break;
+        case undo_kind::grant_insert: {
+          auto& g = accounts_[u.account].grants;
+          g.erase(g.begin() + u.index);
+          break;
+        }
+        case undo_kind::hold_set: holds_[u.id - 1].m = u.p.hold; break;
+        case undo_kind::open_push: accounts_[u.account].open_holds.pop_back(); break;
+        case undo_kind::open_erase: {
+          auto& o = accounts_[u.account].open_holds;
+          o.insert(o.begin() + u.index, u.id);
+          break;
+        }
+        case undo_kind::system: sys_[u.index] = u.p.value; break;
+        case undo_kind::usd_total: total_usd_ = u.p.value; break;
+      }
+      undo_.pop_back();
+    }
+    while (entries_.size() > sp.entries) {
+      accounts_[entries_.back().account].entries.pop_back();
+      entries_.pop_back();
+    }
+    holds_.resize(sp.holds);
+    parts_.resize(sp.parts);
+    reasons_.resize(sp.reasons);
+    while (keys_begin_ + keys_.size() > sp.keys_end && !keys_.empty()) {
+      const u64 abs = keys_begin_ + keys_.size() - 1;
+      key_index_.erase(keys_.back().hash, [&](u64 v) { return v == abs; });
+      keys_.pop_back();
+    }
+    if (keys_.empty() && keys_begin_ > sp.keys_end) keys_begin_ = sp.keys_end;
+    while (accounts_.size() > sp.accounts) {
+      const u64 idx = accounts_.size() - 1;
+      account_index_.erase(accounts_.back().hash, [&](u64 v) { return v == idx; });
+      accounts_.pop_back();
+    }
+    next_op_ = sp.next_op;
+    last_time_ = sp.last_time;
+  }
+
+  /// Forgets how to undo anything before `sp` (it is durable now).
+  void forget_undo_before(const savepoint& sp) {
+    if (sp.undo <= undo_base_) return;
+    const u64 n = std::min<u64>(sp.undo - undo_base_, undo_.size());
+    undo_.erase(undo_.begin(), undo_.begin() + static_cast<std::ptrdiff_t>(n));
+    undo_base_ += n;
+  }
+  void forget_all_undo() {
+    undo_base_ += undo_.size();
+    undo_.clear();
+  }
+
+  // ------------------------------------------------------------ invariants
+
+  /**
+   * Checks the named invariants. `deep` adds the O(entries) ones (every
+   * balance equals the sum of its entries). Returns the first violation.
+   */
+  [[nodiscard]] result<void> check_invariants(bool deep) const {
+    auto fail = [](std::string_view name, std::string what) {
+      return result<void>(errc::corrupt_journal,
+                          fmt::format("ledger invariant '{}' violated: {}", name, what));
+    };
+    // Sums are checked: a damaged snapshot may hold values that overflow.
+    bool overflowed = false;
+    auto add = [&overflowed](i128& acc, i128 v) {
+      if (!add_ok(acc, v, acc)) overflowed = true;
+    };
+    i128 sum_available = 0, sum_held = 0, sum_purchased = 0;
+    std::size_t open_total = 0;
+    for (u32 a = 0; a < accounts_.size(); ++a) {
+      const account_rec& acc = accounts_[a];
+      const account_scalars& s = acc.s;
+      if (s.paid < 0 || s.granted < 0 || s.held < 0)
+        return fail("non_negative", fmt::format("account {} has paid {}, granted {}, held {}",
+                                                quote_id(acc.name), credit_text(s.paid),
+                                                credit_text(s.granted), credit_text(s.held)));
+      i128 g = 0;
+      i64 next_exp = never;
+      for (std::size_t i = 0; i < acc.grants.size(); ++i) {
+        const grant_rec& gr = acc.grants[i];
+        if (gr.remaining < 0 || gr.remaining > gr.granted)
+          return fail("non_negative", fmt::format("grant {} of account {} has {} of {} left", gr.id,
+                                                  quote_id(acc.name), credit_text(gr.remaining),
+                                                  credit_text(gr.granted)));
+        if (i > 0 && std::pair(acc.grants[i - 1].expires, acc.grants[i - 1].id) >=
+                         std::pair(gr.expires, gr.id))
+          return fail("grant_order", fmt::format("grants of account {} are out of draw order",
+                                                 quote_id(acc.name)));
+        add(g, gr.remaining);
+        if (gr.remaining > 0) next_exp = std::min(next_exp, gr.expires);
+      }
+      if (g != s.granted)
+        return fail("grant_buckets", fmt::format("account {}: grants hold {} but the total says {}",
+                                                 quote_id(acc.name), credit_text(g),
+                                                 credit_text(s.granted)));
+      if (next_exp != s.next_grant_expiry)
+        return fail("grant_expiry_cache", fmt::format("account {}", quote_id(acc.name)));
+      i128 held = 0;
+      i64 next_dead = never;
+      for (std::size_t i = 0; i < acc.open_holds.size(); ++i) {
+        const u64 id = acc.open_holds[i];
+        if (id == 0 || id > holds_.size() || (i > 0 && acc.open_holds[i - 1] >= id))
+          return fail("open_holds", fmt::format("account {} lists hold {}", quote_id(acc.name), id));
+        const hold_rec& h = holds_[id - 1];
+        if (h.account != a || h.m.status != hold_status::open)
+          return fail("open_holds", fmt::format("hold {} is listed open on account {}", id,
+                                                quote_id(acc.name)));
+        i128 parts = 0;
+        for (u64 p = h.parts_begin; p < h.parts_begin + h.parts_count; ++p) {
+          if (parts_[p].amount <= 0)
+            return fail("hold_parts", fmt::format("hold {} has a non-positive part", id));
+          if (parts_[p].grant != 0 && !find_grant(acc, parts_[p].grant))
+            return fail("hold_parts", fmt::format("hold {} draws on unknown grant {}", id,
+                                                  parts_[p].grant));
+          add(parts, parts_[p].amount);
+        }
+        if (parts != h.amount)
+          return fail("hold_parts", fmt::format("hold {} holds {} but its parts sum to {}", id,
+                                                credit_text(h.amount), credit_text(parts)));
+        add(held, h.amount);
+        next_dead = std::min(next_dead, h.deadline);
+      }
+      open_total += acc.open_holds.size();
+      if (held != s.held)
+        return fail("held_matches_holds",
+                    fmt::format("account {} says {} held, its open holds hold {}",
+                                quote_id(acc.name), credit_text(s.held), credit_text(held)));
+      if (next_dead != s.next_hold_deadline)
+        return fail("hold_deadline_cache", fmt::format("account {}", quote_id(acc.name)));
+      add(sum_available, s.paid);
+      add(sum_available, s.granted);
+      add(sum_held, s.held);
+      add(sum_purchased, s.purchased);
+      if (s.purchased < 0 || s.purchased_usd < 0 || (s.purchased > 0) != (s.first_purchase != never))
+        return fail("purchases", fmt::format("account {}", quote_id(acc.name)));
+    }
+    std::size_t open_holds = 0;
+    for (const hold_rec& h : holds_) {
+      if (h.m.status == hold_status::open) ++open_holds;
+      if (h.account >= accounts_.size() || h.parts_begin + h.parts_count > parts_.size())
+        return fail("holds", "a hold refers to an unknown account or parts");
+      if (h.m.status == hold_status::captured && (h.m.captured < 0 || h.m.captured > h.amount))
+        return fail("holds", "a capture exceeds its hold");
+    }
+    if (open_holds != open_total)
+      return fail("open_holds", fmt::format("{} holds are open but accounts list {}", open_holds,
+                                            open_total));
+    if (sys_[0] != 0) return fail("zero_sum", "the customer slot of the system balances is not 0");
+    i128 total = sum_available;
+    for (std::size_t p = 1; p < party_count; ++p) add(total, sys_[p]);
+    if (overflowed) return fail("no_overflow", "balances sum beyond the 128-bit range");
+    if (total != 0)
+      return fail("zero_sum", fmt::format("customer and system balances sum to {}, not 0",
+                                          credit_text(total)));
+    if (sys_[static_cast<u8>(party::holds)] != sum_held)
+      return fail("holds_escrow", fmt::format("the holds account has {} but accounts hold {}",
+                                              credit_text(sys_[static_cast<u8>(party::holds)]),
+                                              credit_text(sum_held)));
+    if (-sys_[static_cast<u8>(party::sales)] != sum_purchased)
+      return fail("sales_match_purchases",
+                  fmt::format("sales issued {} but accounts purchased {}",
+                              credit_text(-sys_[static_cast<u8>(party::sales)]),
+                              credit_text(sum_purchased)));
+    if (sys_[static_cast<u8>(party::usage)] < 0 || sys_[static_cast<u8>(party::expired)] < 0 ||
+        sys_[static_cast<u8>(party::sales)] > 0 || sys_[static_cast<u8>(party::grants)] > 0)
+      return fail("system_signs", "a system account has the wrong sign");
+    if (!deep) return {};
+
+    // Every balance is the sum of its entries.
+    std::vector<i128> avail(accounts_.size(), 0);
+    std::array<i128, party_count> sys{};
+    i64 prev_at = entries_.empty() ? 0 : entries_.front().at;
+    u64 prev_op = 0;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      const entry_rec& e = entries_[i];
+      if (e.account >= accounts_.size() || e.amount <= 0 || e.from == e.to ||
+          static_cast<u8>(e.from) >= party_count || static_cast<u8>(e.to) >= party_count)
+        return fail("entries", fmt::format("entry {} is malformed", i));
+      if (e.at < prev_at || e.op < prev_op || e.op >= next_op_)
+        return fail("entries_ordered", fmt::format("entry {} goes back in time or op", i));
+      prev_at = e.at;
+      prev_op = e.op;
+      add(e.from == party::customer ? avail[e.account] : sys[static_cast<u8>(e.from)], -e.amount);
+      add(e.to == party::customer ? avail[e.account] : sys[static_cast<u8>(e.to)], e.amount);
+      if (overflowed) return fail("no_overflow", fmt::format("entry {} overflows a balance", i));
+      if ((e.from == party::customer || e.to == party::customer) &&
+          avail[e.account] != e.available_after)
+        return fail("entries_sum", fmt::format("entry {} says {} available after, the entries sum to {}",
+                                               i, credit_text(e.available_after),
+                                               credit_text(avail[e.account])));
+    }
+    if (!entries_.empty() && entries_.back().at > last_time_)
+      return fail("entries_ordered", "an entry is later than the ledger's time");
+    for (u32 a = 0; a < accounts_.size(); ++a) {
+      const account_rec& acc = accounts_[a];
+      if (avail[a] != acc.s.paid + acc.s.granted)
+        return fail("entries_sum", fmt::format("account {} has {} available, its entries sum to {}",
+                                               quote_id(acc.name),
+                                               credit_text(acc.s.paid + acc.s.granted),
+                                               credit_text(avail[a])));
+      for (std::size_t i = 0; i < acc.entries.size(); ++i)
+        if (acc.entries[i] >= entries_.size() || entries_[acc.entries[i]].account != a ||
+            (i > 0 && acc.entries[i - 1] >= acc.entries[i]))
+          return fail("entry_index", fmt::format("account {}", quote_id(acc.name)));
+    }
+    for (std::size_t p = 1; p < party_count; ++p)
+      if (sys[p] != sys_[p])
+        return fail("entries_sum", fmt::format("system account {} has {}, its entries sum to {}",
+                                               to_string(static_cast<party>(p)),
+                                               credit_text(sys_[p]), credit_text(sys[p])));
+    for (std::size_t k = 0; k < keys_.size(); ++k) {
+      const key_rec& kr = keys_[k];
+      if (kr.fp.account != no_account && kr.fp.account >= accounts_.size())
+        return fail("keys", "a key refers to an unknown account");
+      if (kr.fp.reason > reasons_.size()) return fail("keys", "a key refers to an unknown reason");
+    }
+    return {};
+  }
+
+  // ------------------------------------------------------------ snapshots
+
+  static constexpr u32 snapshot_format = 1;
+
+  /// Appends the whole state (not the undo log) to `out`.
+  void serialize(std::vector<std::byte>& out) const {
+    writer w(out);
+    w.u32v(snapshot_format);
+    w.u64v(next_op_);
+    w.i64v(last_time_);
+    for (i128 v : sys_) w.i128v(v);
+    w.u64v(accounts_.size());
+    for (const account_rec& a : accounts_) {
+      w.str8(a.name);
+      const account_scalars& s = a.s;
+      for (i128 v : {s.paid, s.granted, s.held, s.purchased, s.purchased_usd, s.price}) w.i128v(v);
+      w.i64v(s.first_purchase);
+      w.i64v(s.next_hold_deadline);
+      w.i64v(s.next_grant_expiry);
+      w.u32v(static_cast<u32>(a.grants.size()));
+      for (const grant_rec& g : a.grants) {
+        w.u64v(g.id);
+        w.i64v(g.expires);
+        w.i128v(g.granted);
+        w.i128v(g.remaining);
+      }
+      w.u32v(static_cast<u32>(a.open_holds.size()));
+      for (u64 id : a.open_holds) w.u64v(id);
+    }
+    w.u64v(holds_.size());
+    for (const hold_rec& h : holds_) {
+      w.u32v(h.account);
+      w.u32v(h.parts_count);
+      w.u64v(h.parts_begin);
+      w.i64v(h.created);
+      w.i64v(h.deadline);
+      w.i128v(h.amount);
+      w.u8v(static_cast<u8>(h.m.status));
+      w.i64v(h.m.closed);
+      w.i128v(h.m.captured);
+    }
+    w.u64v(parts_.size());
+    for (const hold_part& p : parts_) {
+      w.u64v(p.grant);
+      w.i128v(p.amount);
+    }
+    w.u64v(entries_.size());
+    for (const entry_rec& e : entries_) {
+      w.i128v(e.amount);
+      w.i128v(e.available_after);
+      w.i64v(e.at);
+      w.u64v(e.op);
+      w.u64v(e.ref);
+      w.u32v(e.account);
+      w.u8v(static_cast<u8>(e.kind));
+      w.u8v(static_cast<u8>(e.from));
+      w.u8v(static_cast<u8>(e.to));
+    }
+    w.u64v(reasons_.size());
+    for (const std::string& r : reasons_) w.str32(r);
+    w.u64v(keys_.size());
+    for (const key_rec& k : keys_) {
+      w.str8(k.key);
+      w.i64v(k.at);
+      w.u8v(static_cast<u8>(k.fp.kind));
+      w.u32v(k.fp.account);
+      w.u64v(k.fp.hold);
+      w.i128v(k.fp.amount);
+      w.i64v(k.fp.aux);
+      w.u64v(k.fp.reason);
+      w.u8v(static_cast<u8>(k.r.kind));
+      w.u64v(k.r.op);
+      w.u64v(k.r.hold);
+      w.i128v(k.r.amount);
+      w.i128v(k.r.released);
+      w.i128v(k.r.paid);
+      w.i64v(k.r.at);
+    }
+  }
+
+  /// Replaces the state with a serialized one; validates everything it reads
+  /// and every invariant. On an error the state is empty.
+  [[nodiscard]] result<void> deserialize(const std::byte* data, std::size_t n) {
+    clear();
+    auto r = read_all(data, n);
+    if (!r) {
+      clear();
+      return r;
+    }
+    if (auto c = check_invariants(true); !c) {
+      clear();
+      return result<void>(errc::corrupt_journal, "snapshot: " + c.error().message());
+    }
+    return {};
+  }
+
+  void clear() {
+    accounts_.clear();
+    account_index_.clear();
+    holds_.clear();
+    parts_.clear();
+    entries_.clear();
+    reasons_.clear();
+    keys_.clear();
+    keys_begin_ = 0;
+    key_index_.clear();
+    sys_ = {};
+    total_usd_ = 0;
+    undo_.clear();
+    undo_base_ = 0;
+    next_op_ = 1;
+    last_time_ = std::numeric_limits<i64>::min();
+  }
+
+  // ------------------------------------------------------------ op codec
+
+  /// Bytes encode_op() will write for `op` (an upper bound before apply).
+  [[nodiscard]] static std::size_t encoded_size(const op_in& op) noexcept {
+    const std::size_t key = 1 + op.key.size(), acct = 1 + op.account.size();
+    switch (op.kind) {
+      case operation_kind::purchase: return 1 + key + acct + 32;
+      case operation_kind::grant: return 1 + key + acct + 16 + 8;
+      case operation_kind::hold: return 1 + key + acct + 16 + 8 + 8;
+      case operation_kind::capture: return 1 + key + 8 + 16;
+      case operation_kind::release: return 1 + key + 8;
+      case operation_kind::charge: return 1 + key + acct + 16;
+      case operation_kind::adjust: return 1 + key + acct + 16 + 4 + op.reason.size();
+      case operation_kind::set_price: return 1 + key + acct + 16;
+      case operation_kind::expire: return 1;
+    }
+    return 1;
+  }
+
+  /// Writes an applied operation with the results replay must reproduce.
+  static void encode_op(writer& w, const op_in& op, const receipt_rec& r) {
+    w.u8v(static_cast<u8>(op.kind));
+    switch (op.kind) {
+      case operation_kind::purchase:
+        w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i128v(r.amount);
+        break;
+      case operation_kind::grant:
+        w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i64v(op.aux);
+        break;
+      case operation_kind::hold:
+        w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i64v(op.aux), w.u64v(r.hold);
+        break;
+      case operation_kind::capture: w.str8(op.key), w.u64v(op.hold), w.i128v(op.amount); break;
+      case operation_kind::release: w.str8(op.key), w.u64v(op.hold); break;
+      case operation_kind::charge: w.str8(op.key), w.str8(op.account), w.i128v(op.amount); break;
+      case operation_kind::adjust:
+        w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.str32(op.reason);
+        break;
+      case operation_kind::set_price: w.str8(op.key), w.str8(op.account), w.i128v(op.amount); break;
+      case operation_kind::expire: break;
+    }
+  }
+
+  /// Reads one operation; false when the bytes do not form one.
+  [[nodiscard]] static bool decode_op(reader& rd, op_in& op) {
+    op = op_in{};
+    const u8 k = rd.u8v();
+    if (!rd.ok() || k == 0 || k > static_cast<u8>(operation_kind::expire)) return false;
+    op.kind = static_cast<operation_kind>(k);
+    switch (op.kind) {
+      case operation_kind::purchase:
+        op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.credits = rd.i128v();
+        break;
+      case operation_kind::grant:
+        op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.aux = rd.i64v();
+        break;
+      case operation_kind::hold:
+        op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.aux = rd.i64v();
+        op.hold = rd.u64v();
+        break;
+      case operation_kind::capture: op.key = rd.str8(), op.hold = rd.u64v(), op.amount = rd.i128v(); break;
+      case operation_kind::release: op.key = rd.str8(), op.hold = rd.u64v(); break;
+      case operation_kind::charge: op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(); break;
+      case operation_kind::adjust:
+        op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.reason = rd.str32();
+        break;
+      case operation_kind::set_price:
+        op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v();
+        break;
+      case operation_kind::expire: break;
+    }
+    return rd.ok();
+  }
+
+  /// A person's description of an operation ("a charge of 5 credits to account 'acme'").
+  [[nodiscard]] std::string describe(const op_in& op) const {
+    const std::string acct = quote_id(op.account);
+    switch (op.kind) {
+      case operation_kind::purchase:
+        return fmt::format("a purchase of ${} for account {}", usd_text(op.amount), acct);
+      case operation_kind::grant:
+        return fmt::format("a grant of {} credits to account {}{}", credit_text(op.amount), acct,
+                           op.aux == never ? "" : " expiring at " + time_text(op.aux));
+      case operation_kind::hold:
+        return fmt::format("a hold of {} credits on account {}{}", credit_text(op.amount), acct,
+                           op.aux < 0 ? "" : " with a timeout of " + duration_text(op.aux));
+      case operation_kind::capture:
+        return fmt::format("a capture of {} credits from hold {}", credit_text(op.amount), op.hold);
+      case operation_kind::release: return fmt::format("a release of hold {}", op.hold);
+      case operation_kind::charge:
+        return fmt::format("a charge of {} credits to account {}", credit_text(op.amount), acct);
+      case operation_kind::adjust:
+        return fmt::format("an adjustment of {} credits to account {} (reason: {})",
+                           credit_text(op.amount), acct, quote_id(op.reason));
+      case operation_kind::set_price:
+        return fmt::format("setting the credit price of account {} to ${}", acct,
+                           usd_text(op.amount));
+      case operation_kind::expire: return "an expiry sweep";
+    }
+    return "an unknown operation";
+  }
+
+ private:
+  // ------------------------------------------------------------ undo log
+
+  enum class undo_kind : u8 {
+    account, grant_set, grant_insert, hold_set, open_push, open_erase, system, usd_total
+  };
+  struct undo_rec {
+    undo_kind k{};
+    u32 account = 0;
+    u32 index = 0;
+    u64 id = 0;
+    union payload {
+      account_scalars acct;
+      grant_rec grant;
+      hold_mut hold;
+      i128 value;
+      payload() : value(0) {}
+    } p;
+  };
+
+  account_scalars& acct_mut(u32 a) {
+    undo_rec& u = undo_.emplace_back();
+    u.k = undo_kind::account;
+    u.account = a;
+    u.p.acct = accounts_[a].s;
+    return accounts_[a].s;
+  }
+  grant_rec& grant_mut(u32 a, std::size_t i) {
+    undo_rec& u = undo_.emplace_back();
+    u.k = undo_kind::grant_set;
+    u.account = a;
+    u.index = static_cast<u32>(i);
+    u.p.grant = accounts_[a].grants[i];
+    return accounts_[a].grants[i];
+  }
+  void hold_set(u64 id, hold_mut m) {
+    undo_rec& u = undo_.emplace_back();
+    u.k = undo_kind::hold_set;
+    u.id = id;
+    u.p.hold = holds_[id - 1].m;
+    holds_[id - 1].m = m;
+  }
+  void sys_add(party p, i128 delta) {
+    const u8 i = static_cast<u8>(p);
+    undo_rec& u = undo_.emplace_back();
+    u.k = undo_kind::system;
+    u.index = i;
+    u.p.value = sys_[i];
+    sys_[i] += delta;
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  [[nodiscard]] std::optional<u64> find_key(std::string_view key, u64 h) const {
+    return key_index_.find(h, [&](u64 abs) { return keys_[abs - keys_begin_].key == key; });
+  }
+  [[nodiscard]] const key_rec& key_at(u64 abs) const { return keys_[abs - keys_begin_]; }
+
+  [[nodiscard]] static const grant_rec* find_grant(const account_rec& acc, u64 id) {
+    for (const grant_rec& g : acc.grants)
+      if (g.id == id) return &g;
+    return nullptr;
+  }
+
+  [[nodiscard]] balance_view view(u32 a) const {
+    const account_scalars& s = accounts_[a].s;
+    return balance_view{s.paid + s.granted, s.held, s.granted, s.purchased, s.purchased_usd,
+                        s.first_purchase};
+  }
+
+  u32 intern(std::string_view name) {
+    if (auto a = find_account(name)) return *a;
+    const u64 h = hash_bytes(name);
+    const u32 idx = static_cast<u32>(accounts_.size());
+    account_rec& acc = accounts_.emplace_back();
+    acc.name.assign(name);
+    acc.hash = h;
+    account_index_.insert(h, idx);
+    return idx;
+  }
+
+  // Records one movement and the system side of it; the customer side (the
+  // buckets) has been changed by the caller already, so available_after is
+  // what the account has now.
+  void post(u32 a, entry_kind kind, party from, party to, i128 amount, u64 op, i64 now, u64 ref) {
+    if (from != party::customer) sys_add(from, -amount);
+    if (to != party::customer) sys_add(to, amount);
+    const account_scalars& s = accounts_[a].s;
+    entries_.push_back(entry_rec{amount, s.paid + s.granted, now, op, ref, a, kind, from, to});
+    accounts_[a].entries.push_back(entries_.size() - 1);
+  }
+
+  void recompute_grant_expiry(u32 a) {
+    i64 next = never;
+    for (const grant_rec& g : accounts_[a].grants)
+      if (g.remaining > 0) next = std::min(next, g.expires);
+    if (next != accounts_[a].s.next_grant_expiry) acct_mut(a).next_grant_expiry = next;
+  }
+  void recompute_hold_deadline(u32 a) {
+    i64 next = never;
+    for (u64 id : accounts_[a].open_holds) next = std::min(next, holds_[id - 1].deadline);
+    if (next != accounts_[a].s.next_hold_deadline) acct_mut(a).next_hold_deadline = next;
+  }
+
+  // Takes `amount` (<= available) out of the account's buckets: grants first,
+  // soonest expiry first, then paid credits. Records the parts when asked.
+  void draw(u32 a, i128 amount, i64 now, bool record_parts) {
+    i128 need = amount;
+    bool emptied = false;
+    auto& grants = accounts_[a].grants;
+    for (std::size_t i = 0; i < grants.size() && need > 0; ++i) {
+      if (grants[i].remaining == 0 || grants[i].expires <= now) continue;
+      const i128 take = std::min(need, grants[i].remaining);
+      grant_rec& g = grant_mut(a, i);
+      g.remaining -= take;
+      emptied |= g.remaining == 0;
+      if (record_parts) parts_.push_back(hold_part{g.id, take});
+      need -= take;
+    }
+    account_scalars& s = acct_mut(a);
+    s.granted -= amount - need;
+    if (need > 0) {
+      s.paid -= need;
+      if (record_parts) parts_.push_back(hold_part{0, need});
+    }
+    if (emptied) recompute_grant_expiry(a);
+  }
+
+  // Returns credits to the bucket they came from (an expired grant's share is
+  // written off by the caller afterwards).
+  void give_back(u32 a, u64 grant, i128 amount) {
+    if (grant == 0) {
+      acct_mut(a).paid += amount;
+      return;
+    }
+    auto& grants = accounts_[a].grants;
+    for (std::size_t i = 0; i < grants.size(); ++i) {
+      if (grants[i].id != grant) continue;
+      const bool was_empty = grants[i].remaining == 0;
+      grant_mut(a, i).remaining += amount;
+      acct_mut(a).granted += amount;
+      if (was_empty) recompute_grant_expiry(a);
+      return;
+    }
+    TOLLGATE_ASSERT(false, "ledger: a hold part refers to a grant the account does not have");
+  }
+
+  u64 write_off_expired(u32 a, i64 now, u64 op) {
+    u64 n = 0;
+    auto& grants = accounts_[a].grants;
+    for (std::size_t i = 0; i < grants.size(); ++i) {
+      if (grants[i].expires > now || grants[i].remaining == 0) continue;
+      const i128 amount = grants[i].remaining;
+      const u64 gid = grants[i].id;
+      grant_mut(a, i).remaining = 0;
+      acct_mut(a).granted -= amount;
+      post(a, entry_kind::grant_expired, party::customer, party::expired, amount, op, now, gid);
+      ++n;
+    }
+    if (n > 0) recompute_grant_expiry(a);
+    return n;
+  }
+
+  // Closes an open hold: `captured` goes to usage (taken from its parts in
+  // draw order), the rest returns to the buckets it came from.
+  void close_hold(u64 id, hold_status status, i128 captured, i64 now, u64 op) {
+    const hold_rec h = holds_[id - 1];
+    const u32 a = h.account;
+    i128 to_capture = captured;
+    for (u64 p = h.parts_begin; p < h.parts_begin + h.parts_count; ++p) {
+      const hold_part part = parts_[p];
+      const i128 take = std::min(part.amount, to_capture);
+      to_capture -= take;
+      if (part.amount > take) give_back(a, part.grant, part.amount - take);
+    }
+    acct_mut(a).held -= h.amount;
+    auto& open = accounts_[a].open_holds;
+    const auto it = std::lower_bound(open.begin(), open.end(), id);
+    TOLLGATE_ASSERT(it != open.end() && *it == id, "ledger: closing a hold that is not open");
+    {
+      undo_rec& u = undo_.emplace_back();
+      u.k = undo_kind::open_erase;
+      u.account = a;
+      u.index = static_cast<u32>(it - open.begin());
+      u.id = id;
+    }
+    open.erase(it);
+    recompute_hold_deadline(a);
+    hold_set(id, hold_mut{status, now, captured});
+    if (captured > 0) post(a, entry_kind::capture, party::holds, party::usage, captured, op, now, id);
+    if (h.amount > captured)
+      post(a, status == hold_status::expired ? entry_kind::hold_expired : entry_kind::release,
+           party::holds, party::customer, h.amount - captured, op, now, id);
+    if (accounts_[a].s.next_grant_expiry <= now) write_off_expired(a, now, op);
+  }
+
+  // Releases the account's timed-out holds and writes off its expired grants.
+  u64 settle(u32 a, i64 now, u64 op) {
+    u64 n = 0;
+    if (accounts_[a].s.next_hold_deadline <= now) {
+      auto& open = accounts_[a].open_holds;
+      for (std::size_t i = 0; i < open.size();) {
+        if (holds_[open[i] - 1].deadline <= now) {
+          close_hold(open[i], hold_status::expired, 0, now, op);
+          ++n;
+        } else {
+          ++i;
+        }
+      }
+    }
+    if (accounts_[a].s.next_grant_expiry <= now) n += write_off_expired(a, now, op);
+    return n;
+  }
+
+  [[nodiscard]] static result<receipt_rec> insufficient(std::string_view account, i128 available,
+                                                        i128 held, i128 need,
+                                                        std::string_view what) {
+    std::string msg = fmt::format("account {} has {} credits available, {} needs {}",
+                                  quote_id(account), credit_text(available), what, credit_text(need));
+    if (held > 0) msg += fmt::format(" ({} more are held by open holds)", credit_text(held));
+    msg += "; buy more credits or lower the cost";
+    return result<receipt_rec>(errc::insufficient_credits, std::move(msg));
+  }
+  [[nodiscard]] static result<receipt_rec> not_positive(std::string_view what, std::string text) {
+    return result<receipt_rec>(errc::invalid_amount,
+                               fmt::format("{} must be a positive amount, got {}", what, text));
+  }
+  [[nodiscard]] static result<receipt_rec> too_much(std::string_view what) {
+    return result<receipt_rec>(
+        errc::overflow,
+        fmt::format("{} would take the credits issued beyond the ledger's limit of 2^124 "
+                    "micro-credits; check the amount",
+                    what));
+  }
+  [[nodiscard]] static bool within_issue_limit(i128 balance, i128 delta) {
+    i128 r;
+    return add_ok(balance, delta, r) && r <= issue_limit && r >= -issue_limit;
+  }
+
+  // ------------------------------------------------------------ dispatch
+
+  result<receipt_rec> dispatch(const op_in& op, u64 id, i64 now, bool replay) {
+    switch (op.kind) {
+      case operation_kind::purchase: return do_purchase(op, id, now, replay);
+      case operation_kind::grant: return do_grant(op, id, now);
+      case operation_kind::hold: return do_hold(op, id, now, replay);
+      case operation_kind::capture: return do_close(op, id, now, true);
+      case operation_kind::release: return do_close(op, id, now, false);
+      case operation_kind::charge: return do_charge(op, id, now);
+      case operation_kind::adjust: return do_adjust(op, id, now);
+      case operation_kind::set_price: return do_set_price(op);
+      case operation_kind::expire: break;
+    }
+    return result<receipt_rec>(errc::invalid_argument, "unknown operation kind");
+  }
+
+  result<receipt_rec> do_purchase(const op_in& op, u64 id, i64 now, bool replay) {
+    if (op.amount <= 0) return not_positive("a purchase", "$" + usd_text(op.amount));
+    auto existing = find_account(op.account);
+    const i128 price =
+        existing && accounts_[*existing].s.price > 0 ? accounts_[*existing].s.price : default_price_;
+    i128 c = op.credits;
+    if (!replay) {
+      // Dollars to credits truncates: a customer never gets credits they did
+      // not pay for (credit_price::to_credits does the same).
+      constexpr i128 unit = 1'000'000;
+      if (op.amount > i128_max / unit) return too_much("a purchase of $" + usd_text(op.amount));
+      c = op.amount * unit / price;
+    }
+    if (c <= 0)
+      return result<receipt_rec>(
+          errc::invalid_amount,
+          fmt::format("${} buys no credits at ${} per credit; buy at least ${}",
+                      usd_text(op.amount), usd_text(price), usd_text((price + 999'999) / 1'000'000)));
+    if (!within_issue_limit(sys_[static_cast<u8>(party::sales)], -c) ||
+        !within_issue_limit(total_usd_, op.amount))
+      return too_much("a purchase of $" + usd_text(op.amount));
+    const u32 a = intern(op.account);
+    settle(a, now, id);
+    account_scalars& s = acct_mut(a);
+    s.paid += c;
+    s.purchased += c;
+    s.purchased_usd += op.amount;
+    if (s.first_purchase == never) s.first_purchase = now;
+    {
+      undo_rec& u = undo_.emplace_back();
+      u.k = undo_kind::usd_total;
+      u.p.value = total_usd_;
+    }
+    total_usd_ += op.amount;
+    post(a, entry_kind::purchase, party::sales, party::customer, c, id, now, 0);
+    receipt_rec r;
+    r.amount = c;
+    r.paid = op.amount;
+    return r;
+  }
+
+  result<receipt_rec> do_grant(const op_in& op, u64 id, i64 now) {
+    if (op.amount <= 0) return not_positive("a grant", credit_text(op.amount) + " credits");
+    if (op.aux != never && op.aux <= now)
+      return result<receipt_rec>(
+          errc::invalid_argument,
+          fmt::format("a grant must expire after now ({}), it says {}", time_text(now),
+                      time_text(op.aux)));
+    if (!within_issue_limit(sys_[static_cast<u8>(party::grants)], -op.amount))
+      return too_much("a grant of " + credit_text(op.amount) + " credits");
+    const u32 a = intern(op.account);
+    settle(a, now, id);
+    auto& grants = accounts_[a].grants;
+    const grant_rec g{id, op.aux, op.amount, op.amount};
+    const auto it = std::upper_bound(grants.begin(), grants.end(), g, [](const grant_rec& x, const grant_rec& y) {
+      return std::pair(x.expires, x.id) < std::pair(y.expires, y.id);
+    });
+    const auto pos = static_cast<u32>(it - grants.begin());
+    grants.insert(it, g);
+    {
+      undo_rec& u = undo_.emplace_back();
+      u.k = undo_kind::grant_insert;
+      u.account = a;
+      u.index = pos;
+    }
+    account_scalars& s = acct_mut(a);
+    s.granted += op.amount;
+    s.next_grant_expiry = std::min(s.next_grant_expiry, op.aux);
+    post(a, entry_kind::grant, party::grants, party::customer, op.amount, id, now, id);
+    receipt_rec r;
+    r.amount = op.amount;
+    return r;
+  }
+
+  result<receipt_rec> do_hold(const op_in& op, u64 id, i64 now, bool replay) {
+    if (op.amount <= 0) return not_positive("a hold", credit_text(op.amount) + " credits");
+    i64 deadline = never;
+    if (op.aux >= 0) {
+      if (op.aux == 0 || __builtin_add_overflow(now, op.aux, &deadline) || deadline == never)
+        return result<receipt_rec>(errc::invalid_argument,
+                                   fmt::format("a hold timeout must be positive and finite, got {}",
+                                               duration_text(op.aux)));
+    }
+    auto found = find_account(op.account);
+    if (!found) return insufficient(op.account, 0, 0, op.amount, "the hold");
+    const u32 a = *found;
+    settle(a, now, id);
+    const account_scalars& s0 = accounts_[a].s;
+    if (s0.paid + s0.granted < op.amount)
+      return insufficient(op.account, s0.paid + s0.granted, s0.held, op.amount, "the hold");
+    const u64 hid = holds_.size() + 1;
+    if (replay && op.hold != hid)
+      return result<receipt_rec>(errc::corrupt_journal,
+                                 fmt::format("the journal says this hold got id {}, replay gives {}",
+                                             op.hold, hid));
+    hold_rec h;
+    h.account = a;
+    h.parts_begin = parts_.size();
+    draw(a, op.amount, now, true);
+    h.parts_count = static_cast<u32>(parts_.size() - h.parts_begin);
+    h.created = now;
+    h.deadline = deadline;
+    h.amount = op.amount;
+    holds_.push_back(h);
+    account_scalars& s = acct_mut(a);
+    s.held += op.amount;
+    s.next_hold_deadline = std::min(s.next_hold_deadline, deadline);
+    accounts_[a].open_holds.push_back(hid);
+    {
+      undo_rec& u = undo_.emplace_back();
+      u.k = undo_kind::open_push;
+      u.account = a;
+    }
+    post(a, entry_kind::hold, party::customer, party::holds, op.amount, id, now, hid);
+    receipt_rec r;
+    r.hold = hid;
+    r.amount = op.amount;
+    return r;
+  }
+
+  result<receipt_rec> do_close(const op_in& op, u64 id, i64 now, bool capture) {
+    if (op.hold == 0 || op.hold > holds_.size())
+      return result<receipt_rec>(errc::unknown_hold,
+                                 fmt::format("there is no hold {}; use the id a hold returned", op.hold));
+    if (capture && op.amount < 0)
+      return result<receipt_rec>(errc::invalid_amount,
+                                 fmt::format("a capture must not be negative, got {} credits",
+                                             credit_text(op.amount)));
+    const u32 a = holds_[op.hold - 1].account;
+    settle(a, now, id);
+    const hold_rec& h = holds_[op.hold - 1];
+    switch (h.m.status) {
+      case hold_status::open: break;
+      case hold_status::captured:
+        return result<receipt_rec>(errc::unknown_hold,
+                                   fmt::format("hold {} was already captured ({} credits) at {}",
+                                               op.hold, credit_text(h.m.captured), time_text(h.m.closed)));
+      case hold_status::released:
+        return result<receipt_rec>(errc::unknown_hold, fmt::format("hold {} was already released at {}",
+                                                                   op.hold, time_text(h.m.closed)));
+      case hold_status::expired:
+        return result<receipt_rec>(
+            errc::unknown_hold,
+            fmt::format("hold {} timed out at {} and its credits went back to account {}", op.hold,
+                        time_text(h.deadline), quote_id(accounts_[a].name)));
+    }
+    const i128 amount = h.amount;
+    if (capture && op.amount > amount)
+      return result<receipt_rec>(errc::hold_exceeded,
+                                 fmt::format("hold {} holds {} credits; it cannot capture {}", op.hold,
+                                             credit_text(amount), credit_text(op.amount)));
+    const i128 captured = capture ? op.amount : 0;
+    close_hold(op.hold, capture ? hold_status::captured : hold_status::released, captured, now, id);
+    receipt_rec r;
+    r.hold = op.hold;
+    r.amount = capture ? captured : amount;
+    r.released = capture ? amount - captured : 0;
+    return r;
+  }
+
+  result<receipt_rec> do_charge(const op_in& op, u64 id, i64 now) {
+    if (op.amount <= 0) return not_positive("a charge", credit_text(op.amount) + " credits");
+    auto found = find_account(op.account);
+    if (!found) return insufficient(op.account, 0, 0, op.amount, "the charge");
+    const u32 a = *found;
+    {
+      const account_scalars& s = accounts_[a].s;
+      if (s.next_hold_deadline <= now || s.next_grant_expiry <= now) settle(a, now, id);
+    }
+    const account_scalars& s = accounts_[a].s;
+    if (s.paid + s.granted < op.amount)
+      return insufficient(op.account, s.paid + s.granted, s.held, op.amount, "the charge");
+    draw(a, op.amount, now, false);
+    post(a, entry_kind::charge, party::customer, party::usage, op.amount, id, now, 0);
+    receipt_rec r;
+    r.amount = op.amount;
+    return r;
+  }
+
+  result<receipt_rec> do_adjust(const op_in& op, u64 id, i64 now) {
+    if (op.amount == 0)
+      return result<receipt_rec>(errc::invalid_amount, "an adjustment of 0 credits changes nothing");
+    if (op.reason.empty() || op.reason.size() > max_reason_bytes)
+      return result<receipt_rec>(errc::invalid_argument,
+                                 "an adjustment needs a reason of 1 to 1024 bytes");
+    for (char ch : op.reason)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+        return result<receipt_rec>(errc::invalid_argument,
+                                   "an adjustment reason must not contain control characters");
+    reasons_.emplace_back(op.reason);
+    const u64 ref = reasons_.size();
+    if (op.amount > 0) {
+      if (!within_issue_limit(sys_[static_cast<u8>(party::adjustments)], -op.amount))
+        return too_much("an adjustment of " + credit_text(op.amount) + " credits");
+      const u32 a = intern(op.account);
+      settle(a, now, id);
+      acct_mut(a).paid += op.amount;
+      post(a, entry_kind::adjustment, party::adjustments, party::customer, op.amount, id, now, ref);
+    } else {
+      const i128 take = -op.amount;
+      auto found = find_account(op.account);
+      if (!found) return insufficient(op.account, 0, 0, take, "the adjustment");
+      const u32 a = *found;
+      settle(a, now, id);
+      const account_scalars& s = accounts_[a].s;
+      if (s.paid + s.granted < take)
+        return insufficient(op.account, s.paid + s.granted, s.held, take, "the adjustment");
+      draw(a, take, now, false);
+      post(a, entry_kind::adjustment, party::customer, party::adjustments, take, id, now, ref);
+    }
+    receipt_rec r;
+    r.amount = op.amount;
+    return r;
+  }
+
+  result<receipt_rec> do_set_price(const op_in& op) {
+    if (op.amount <= 0) return not_positive("a credit price", "$" + usd_text(op.amount));
+    const u32 a = intern(op.account);
+    acct_mut(a).price = op.amount;
+    receipt_rec r;
+    r.paid = op.amount;
+    return r;
+  }
+
+  // ------------------------------------------------------------ keys
+
+  [[nodiscard]] bool same_request(const fingerprint& fp, const op_in& op) const {
+    if (fp.kind != op.kind || fp.amount != op.amount) return false;
+    switch (op.kind) {
+      case operation_kind::capture: return fp.hold == op.hold;
+      case operation_kind::release: return fp.hold == op.hold;
+      default: break;
+    }
+    if (fp.account == no_account || accounts_[fp.account].name != op.account) return false;
+    if (op.kind == operation_kind::grant || op.kind == operation_kind::hold)
+      return fp.aux == op.aux;
+    if (op.kind == operation_kind::adjust)
+      return fp.reason != 0 && reasons_[fp.reason - 1] == op.reason;
+    return true;
+  }
+
+  [[nodiscard]] std::string describe(const fingerprint& fp) const {
+    op_in op;
+    op.kind = fp.kind;
+    op.amount = fp.amount;
+    op.aux = fp.aux;
+    op.hold = fp.hold;
+    if (fp.account != no_account) op.account = accounts_[fp.account].name;
+    if (fp.reason != 0) op.reason = reasons_[fp.reason - 1];
+    return describe(op);
+  }
+
+  void register_key(const op_in& op, u64 h, const receipt_rec& r, i64 now) {
+    const u64 abs = keys_begin_ + keys_.size();
+    // Replay may meet a key again that the live ledger had forgotten (its
+    // retention passed) and reused: the newest use wins.
+    key_index_.erase(h, [&](u64 v) { return keys_[v - keys_begin_].key == op.key; });
+    key_rec& k = keys_.emplace_back();
+    k.key.assign(op.key);
+    k.hash = h;
+    k.at = now;
+    k.record_seq = record_seq_;
+    k.fp.kind = op.kind;
+    k.fp.amount = op.amount;
+    k.fp.aux = op.aux;
+    k.fp.hold = op.hold;
+    if (op.kind != operation_kind::capture && op.kind != operation_kind::release) {
+      k.fp.account = *find_account(op.account);
+      k.fp.hold = 0;
+    }
+    if (op.kind == operation_kind::adjust) k.fp.reason = reasons_.size();
+    k.r = r;
+    k.r.replayed = false;
+    k.r.record_seq = 0;
+    key_index_.insert(h, abs);
+  }
+
+  // ------------------------------------------------------------ loading
+
+  [[nodiscard]] result<void> read_all(const std::byte* data, std::size_t n) {
+    reader rd(data, n);
+    auto bad = [&](std::string_view what) {
+      return result<void>(errc::corrupt_journal,
+                          fmt::format("snapshot: {} (at byte {})", what, rd.position()));
+    };
+    // A count is plausible only if that many of the smallest element fit.
+    auto count = [&](u64 c, std::size_t min_size) { return c <= rd.remaining() / min_size; };
+    if (rd.u32v() != snapshot_format) return bad("unsupported snapshot format");
+    next_op_ = rd.u64v();
+    last_time_ = rd.i64v();
+    for (i128& v : sys_) v = rd.i128v();
+    if (!rd.ok() || next_op_ == 0) return bad("truncated header");
+    const u64 na = rd.u64v();
+    if (!count(na, 1 + 6 * 16 + 3 * 8 + 8) || na >= no_account) return bad("bad account count");
+    accounts_.reserve(na);
+    for (u64 i = 0; i < na; ++i) {
+      account_rec& a = accounts_.emplace_back();
+      a.name.assign(rd.str8());
+      if (!rd.ok() || !check_account_id(a.name)) return bad("bad account id");
+      a.hash = hash_bytes(a.name);
+      if (find_account(a.name)) return bad("duplicate account id");
+      account_index_.insert(a.hash, i);
+      account_scalars& s = a.s;
+      for (i128* v : {&s.paid, &s.granted, &s.held, &s.purchased, &s.purchased_usd, &s.price}) *v = rd.i128v();
+      s.first_purchase = rd.i64v();
+      s.next_hold_deadline = rd.i64v();
+      s.next_grant_expiry = rd.i64v();
+      const u32 ng = rd.u32v();
+      if (!rd.ok() || !count(ng, 48)) return bad("bad grant count");
+      for (u32 g = 0; g < ng; ++g) {
+        grant_rec gr;
+        gr.id = rd.u64v();
+        gr.expires = rd.i64v();
+        gr.granted = rd.i128v();
+        gr.remaining = rd.i128v();
+        a.grants.push_back(gr);
+      }
+      const u32 no = rd.u32v();
+      if (!rd.ok() || !count(no, 8)) return bad("bad open hold count");
+      for (u32 o = 0; o < no; ++o) a.open_holds.push_back(rd.u64v());
+      if (s.price < 0 || !within_issue_limit(s.purchased_usd, 0)) return bad("bad account values");
+      for (i128 v : {s.paid, s.granted, s.held, s.purchased})
+        if (!within_issue_limit(v, 0)) return bad("bad account values");
+      total_usd_ += s.purchased_usd;
+      if (!within_issue_limit(total_usd_, 0)) return bad("bad account values");
+    }
+    for (i128 v : sys_)
+      if (v > 4 * issue_limit || v < -4 * issue_limit) return bad("bad system balance");
+    const u64 nh = rd.u64v();
+    if (!rd.ok() || !count(nh, 4 + 4 + 8 + 8 + 8 + 16 + 1 + 8 + 16)) return bad("bad hold count");
+    holds_.reserve(nh);
+    for (u64 i = 0; i < nh; ++i) {
+      hold_rec h;
+      h.account = rd.u32v();
+      h.parts_count = rd.u32v();
+      h.parts_begin = rd.u64v();
+      h.created = rd.i64v();
+      h.deadline = rd.i64v();
+      h.amount = rd.i128v();
+      const u8 st = rd.u8v();
+      h.m.closed = rd.i64v();
+      h.m.captured = rd.i128v();
+      if (st > 3 || h.account >= na || h.amount <= 0 || !within_issue_limit(h.amount, 0))
+        return bad("bad hold");
+      h.m.status = static_cast<hold_status>(st);
+      holds_.push_back(h);
+    }
+    const u64 np = rd.u64v();
+    if (!rd.ok() || !count(np, 24)) return bad("bad part count");
+    parts_.reserve(np);
+    for (u64 i = 0; i < np; ++i) {
+      hold_part p;
+      p.grant = rd.u64v();
+      p.amount = rd.i128v();
+      if (!within_issue_limit(p.amount, 0)) return bad("bad hold part");
+      parts_.push_back(p);
+    }
+    for (const hold_rec& h : holds_)
+      if (h.parts_begin > np || h.parts_count > np - h.parts_begin) return bad("bad hold parts");
+    const u64 ne = rd.u64v();
+    if (!rd.ok() || !count(ne, 16 + 16 + 8 + 8 + 8 + 4 + 3)) return bad("bad entry count");
+    entries_.reserve(ne);
+    for (u64 i = 0; i < ne; ++i) {
+      entry_rec e;
+      e.amount = rd.i128v();
+      e.available_after = rd.i128v();
+      e.at = rd.i64v();
+      e.op = rd.u64v();
+      e.ref = rd.u64v();
+      e.account = rd.u32v();
+      const u8 k = rd.u8v(), f = rd.u8v(), t = rd.u8v();
+      if (!rd.ok() || e.account >= na || k == 0 || k > static_cast<u8>(entry_kind::grant_expired) ||
+          f >= party_count || t >= party_count || !within_issue_limit(e.amount, 0) ||
+          !within_issue_limit(e.available_after, 0))
+        return bad("bad entry");
+      e.kind = static_cast<entry_kind>(k);
+      e.from = static_cast<party>(f);
+      e.to = static_cast<party>(t);
+      entries_.push_back(e);
+      accounts_[e.account].entries.push_back(i);
+    }
+    const u64 nr = rd.u64v();
+    if (!rd.ok() || !count(nr, 4)) return bad("bad reason count");
+    for (u64 i = 0; i < nr; ++i) reasons_.emplace_back(rd.str32());
+    for (const entry_rec& e : entries_)
+      if (e.kind == entry_kind::adjustment && (e.ref == 0 || e.ref > nr)) return bad("bad reason ref");
+    const u64 nk = rd.u64v();
+    if (!rd.ok() || !count(nk, 1 + 8 + 1 + 4 + 8 + 16 + 8 + 8 + 1 + 8 + 8 + 48 + 8)) return bad("bad key count");
+    for (u64 i = 0; i < nk; ++i) {
+      key_rec k;
+      k.key.assign(rd.str8());
+      k.at = rd.i64v();
+      const u8 fk = rd.u8v();
+      k.fp.account = rd.u32v();
+      k.fp.hold = rd.u64v();
+      k.fp.amount = rd.i128v();
+      k.fp.aux = rd.i64v();
+      k.fp.reason = rd.u64v();
+      const u8 rk = rd.u8v();
+      k.r.op = rd.u64v();
+      k.r.hold = rd.u64v();
+      k.r.amount = rd.i128v();
+      k.r.released = rd.i128v();
+      k.r.paid = rd.i128v();
+      k.r.at = rd.i64v();
+      if (!rd.ok() || !check_key(k.key) || fk == 0 || fk >= static_cast<u8>(operation_kind::expire) ||
+          fk != rk || (k.fp.account != no_account && k.fp.account >= na) || k.fp.reason > nr)
+        return bad("bad idempotency key");
+      k.fp.kind = static_cast<operation_kind>(fk);
+      k.r.kind = static_cast<operation_kind>(rk);
+      if (!keys_.empty() && keys_.back().at > k.at) return bad("keys out of order");
+      k.hash = hash_bytes(k.key);
+      if (find_key(k.key, k.hash)) return bad("duplicate idempotency key");
+      const u64 abs = keys_begin_ + keys_.size();
+      keys_.push_back(std::move(k));
+      key_index_.insert(keys_.back().hash, abs);
+    }
+    if (!rd.ok()) return bad("truncated");
+    if (rd.remaining() != 0) return bad("trailing bytes");
+    return {};
+  }
+
+  // ------------------------------------------------------------ data
+
+  i128 default_price_;
+  i64 key_retention_;  // < 0: forever
+  std::vector<account_rec> accounts_;
+  hash_index account_index_;
+  std::vector<hold_rec> holds_;
+  std::vector<hold_part> parts_;
+  std::vector<entry_rec> entries_;
+  std::vector<std::string> reasons_;
+  std::deque<key_rec> keys_;
+  u64 keys_begin_ = 0;
+  hash_index key_index_;
+  std::array<i128, party_count> sys_{};
+  i128 total_usd_ = 0;
+  std::vector<undo_rec> undo_;
+  u64 undo_base_ = 0;
+  u64 next_op_ = 1;
+  i64 last_time_ = std::numeric_limits<i64>::min();
+  u64 record_seq_ = 0;
+};
+
+}  // namespace tollgate::ledger_detail

@@ -1,0 +1,658 @@
+// journal_storage: the ledger's durable storage, one append-only file.
+//
+// Layout. A 4096-byte header (magic "TGJOURNL", format version, header size,
+// the tear window, a random journal id, CRC32C), then records, each framed as
+// [u32 crc32c][u32 payload length][u64 sequence number][payload]; the CRC
+// covers length, sequence number and payload, and sequence numbers count up
+// from 1 without gaps. The file is grown in zero-filled segments written ahead
+// of time, so committing a record is a pwrite into space that already exists
+// plus an fdatasync that has no file size to update.
+//
+// Recovery. Replay reads records until the first one that is not intact. If
+// only zeros follow, that is the end of the data. If non-zero bytes follow but
+// all within one "tear window" (the most any single unsynced write can span:
+// the writer never has more than that in flight), it is a torn write that was
+// never acknowledged: it is reported and, on a writable open, zeroed. Anything
+// else (a bad record followed by more data than one write could leave) is
+// damage, and the open is refused with the offset and the reason.
+//
+// A snapshot (FILE.snapshot: header, the ledger state, CRC32C) records which
+// journal record it covers; it is written to a temporary file, fsynced,
+// renamed into place and the directory fsynced, and on open it is used only
+// if it matches the journal, so a bad or stale snapshot costs time, never
+// data. An exclusive flock stops a second writer. After a failed write or
+// fdatasync the storage refuses every further write.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "../core/error.hpp"
+#include "detail/codec.hpp"
+#include "file.hpp"
+#include "storage.hpp"
+#include "types.hpp"
+
+namespace tollgate {
+
+namespace ledger_detail {
+inline constexpr char journal_magic[8] = {'T', 'G', 'J', 'O', 'U', 'R', 'N', 'L'};
+inline constexpr char snapshot_magic[8] = {'T', 'G', 'S', 'N', 'A', 'P', 'S', 'H'};
+inline constexpr u32 journal_format = 1;
+inline constexpr u32 snapshot_file_format = 1;
+inline constexpr u64 journal_header_size = 4096;
+inline constexpr std::size_t frame_header_size = 16;
+inline constexpr std::size_t snapshot_header_size = 72;
+/// The smallest record payload: version, time and an operation count.
+inline constexpr std::size_t min_payload_size = 13;
+inline constexpr u32 min_tear_window = 64 * 1024;
+inline constexpr u32 max_tear_window = 16 * 1024 * 1024;
+}  // namespace ledger_detail
+
+/**
+ * Settings of a journal. Only `path` is required.
+ * @tparam FileSystem the file policy (file.hpp): posix_file_system, or a
+ *         test's fault-injecting wrapper, or memory_file_system.
+ */
+template <class FileSystem = posix_file_system>
+struct basic_journal_config {
+  std::string path;                       ///< the journal file; FILE.snapshot beside it
+  durability mode = durability::every_op; ///< when an operation is acknowledged
+  bool read_only = false;                 ///< no lock, no writes, torn tails left alone
+  bool create = true;                     ///< create the journal when it does not exist
+  bool use_snapshot = true;               ///< start from FILE.snapshot when it matches
+  std::uint64_t segment_bytes = 16u << 20;  ///< zero-filled growth step
+  std::uint32_t tear_window = 1u << 20;     ///< for new journals: largest unsynced write
+  FileSystem fs{};                          ///< the file policy instance
+};
+
+/**
+ * Append-only, checksummed, crash-safe journal storage (see the file comment
+ * for the format and the recovery rules). Used by basic_ledger, which
+ * serialises all calls: not thread-safe on its own.
+ */
+template <class FileSystem = posix_file_system>
+class journal_storage {
+ public:
+  using config = basic_journal_config<FileSystem>;
+  using file_system = FileSystem;
+  using handle = typename FileSystem::handle;
+  static constexpr bool persistent = true;
+
+  /**
+   * Opens (or creates) the journal and checks its header; replay() must
+   * follow. Errors: errc::locked (another writer), errc::corrupt_journal
+   * (not a journal, damaged header, newer format), errc::io_error.
+   */
+  [[nodiscard]] static result<journal_storage> open(config c) {
+    using namespace ledger_detail;
+    if (c.path.empty()) return result<journal_storage>(errc::invalid_argument, "the journal path is empty");
+    if (c.segment_bytes < 4096) c.segment_bytes = 4096;
+    c.tear_window = std::clamp(c.tear_window, min_tear_window, max_tear_window);
+    journal_storage s(std::move(c));
+    if (!s.cfg_.fs.exists(s.cfg_.path)) {
+      if (s.cfg_.read_only || !s.cfg_.create)
+        return result<journal_storage>(errc::io_error,
+                                       fmt::format("there is no journal at '{}'", s.cfg_.path));
+      if (auto r = s.create_file(); !r) return r.error();
+    }
+    auto fd = s.cfg_.fs.open(s.cfg_.path, s.cfg_.read_only ? open_mode::read_only : open_mode::read_write);
+    if (!fd) return fd.error();
+    s.fd_ = *fd;
+    s.open_ = true;
+    if (!s.cfg_.read_only) {
+      if (auto r = s.cfg_.fs.lock(s.fd_); !r)
+        return result<journal_storage>(tollgate::error(
+            r.error().code(),
+            fmt::format("cannot open journal '{}' for writing: {}; close the other writer, or open "
+                        "it read-only",
+                        s.cfg_.path, r.error().message())));
+    }
+    auto size = s.cfg_.fs.size(s.fd_);
+    if (!size) return size.error();
+    s.capacity_ = *size;
+    if (auto r = s.read_header(); !r) return r.error();
+    s.tail_ = journal_header_size;
+    return s;
+  }
+
+  journal_storage(journal_storage&& o) noexcept
+      : cfg_(std::move(o.cfg_)),
+        fd_(o.fd_),
+        open_(std::exchange(o.open_, false)),
+        tear_window_(o.tear_window_),
+        id_hi_(o.id_hi_),
+        id_lo_(o.id_lo_),
+        tail_(o.tail_),
+        capacity_(o.capacity_),
+        next_seq_(o.next_seq_),
+        last_record_start_(o.last_record_start_),
+        unsynced_(o.unsynced_),
+        failed_(o.failed_),
+        failure_(std::move(o.failure_)) {}
+  journal_storage& operator=(journal_storage&&) = delete;
+  ~journal_storage() {
+    if (!open_) return;
+    if (!cfg_.read_only && !failed_ && unsynced_ > 0) (void)cfg_.fs.fdatasync(fd_);
+    cfg_.fs.close(fd_);
+  }
+
+  /**
+   * Replays the journal into `sink`: `sink.snapshot(bytes) -> result<void>`
+   * (the snapshot's state; on an error replay falls back to the whole
+   * journal after `sink.reset()`), then `sink.record(seq, bytes) ->
+   * result<void>` for every record. Cuts a torn tail on a writable open.
+   */
+  template <class Sink>
+  [[nodiscard]] result<recovery_report> replay(Sink& sink) {
+    using namespace ledger_detail;
+    recovery_report rep;
+    u64 off = journal_header_size;
+    u64 seq = 1;
+    last_record_start_ = 0;
+    if (cfg_.use_snapshot) {
+      auto snap = read_snapshot();
+      if (!snap) {
+        rep.notes += fmt::format("snapshot ignored: {}\n", snap.error().message());
+      } else if (snap->has_value()) {
+        const snapshot_file& sf = **snap;
+        if (auto a = check_anchor(sf); !a) {
+          rep.notes += fmt::format("snapshot ignored: {}\n", a.error().message());
+        } else if (auto r = sink.snapshot(std::span<const std::byte>(sf.payload)); !r) {
+          rep.notes += fmt::format("snapshot ignored: {}\n", r.error().message());
+          sink.reset();
+        } else {
+          off = sf.end;
+          seq = sf.seq + 1;
+          last_record_start_ = sf.last;
+          rep.snapshot_used = true;
+          rep.snapshot_records = sf.seq;
+        }
+      }
+    }
+    scanner sc(*this);
+    std::string bad;
+    while (true) {
+      if (capacity_ - off < frame_header_size) {
+        bad = "a record header is cut off by the end of the file";
+        break;
+      }
+      auto h = sc.get(off, frame_header_size);
+      if (!h) return h.error();
+      const u32 crc = load_le<u32>(*h);
+      const u32 len = load_le<u32>(*h + 4);
+      const u64 s = load_le<u64>(*h + 8);
+      if (crc == 0 && len == 0 && s == 0) break;  // zeros: the end, unless data follows
+      if (len < min_payload_size || len > tear_window_ - frame_header_size ||
+          len > capacity_ - off - frame_header_size) {
+        bad = fmt::format("record length {} is out of range", len);
+        break;
+      }
+      auto f = sc.get(off, frame_header_size + len);
+      if (!f) return f.error();
+      if (crc32c(*f + 4, frame_header_size - 4 + len) != crc) {
+        bad = "checksum mismatch";
+        break;
+      }
+      if (s != seq) {
+        bad = fmt::format("sequence number {} where {} was expected", s, seq);
+        break;
+      }
+      if (auto r = sink.record(seq, std::span<const std::byte>(*f + frame_header_size, len)); !r)
+        return result<recovery_report>(
+            errc::corrupt_journal,
+            fmt::format("journal '{}': record {} at offset {} does not replay: {}", cfg_.path, seq,
+                        off, r.error().message()));
+      last_record_start_ = off;
+      off += frame_header_size + len;
+      ++seq;
+      ++rep.records;
+    }
+    // Classify what follows the last intact record.
+    auto tail = sc.nonzero_range(off);
+    if (!tail) return tail.error();
+    const auto [first_nz, end_nz] = *tail;
+    if (end_nz > off) {
+      if (end_nz - off > tear_window_)
+        return result<recovery_report>(
+            errc::corrupt_journal,
+            fmt::format("journal '{}' is damaged at offset {}: {}; data continues to offset {}, "
+                        "more than one unacknowledged write ({} bytes) can leave behind, so "
+                        "acknowledged records would be lost. Restore the file from a backup, or "
+                        "copy it aside and truncate it at offset {} to keep the {} records before "
+                        "the damage",
+                        cfg_.path, off,
+                        bad.empty() ? fmt::format("the records stop, but non-zero bytes follow at "
+                                                  "offset {}", first_nz)
+                                    : bad,
+                        end_nz, tear_window_, off, seq - 1));
+      rep.torn_tail = true;
+      rep.torn_offset = off;
+      rep.torn_bytes = end_nz - off;
+      rep.notes += fmt::format(
+          "torn tail: {} bytes at offset {} are the remains of a write that was never "
+          "acknowledged ({}){}\n",
+          end_nz - off, off, bad.empty() ? "a hole, then data" : bad,
+          cfg_.read_only ? "; left as is (read-only)" : "; zeroed");
+      if (!cfg_.read_only) {
+        if (auto r = zero_range(off, end_nz); !r) return r.error();
+        if (auto r = cfg_.fs.fdatasync(fd_); !r) return r.error();
+        rep.torn_tail_cut = true;
+      }
+    }
+    tail_ = off;
+    next_seq_ = seq;
+    rep.end_offset = off;
+    return rep;
+  }
+
+  // ------------------------------------------------------------ writing
+
+  /// Reserves a frame header at the end of `buf`; returns where it starts.
+  static std::size_t begin_frame(std::vector<std::byte>& buf) {
+    const std::size_t pos = buf.size();
+    buf.resize(pos + ledger_detail::frame_header_size);
+    return pos;
+  }
+  /// Completes the frame begun at `pos` (the payload is everything after it).
+  static void end_frame(std::vector<std::byte>& buf, std::size_t pos, std::uint64_t seq) {
+    using namespace ledger_detail;
+    std::byte* p = buf.data() + pos;
+    const auto len = static_cast<u32>(buf.size() - pos - frame_header_size);
+    store_le<u32>(p + 4, len);
+    store_le<u64>(p + 8, seq);
+    store_le<u32>(p, crc32c(p + 4, frame_header_size - 4 + len));
+  }
+
+  /// The largest payload one record may have.
+  [[nodiscard]] std::size_t max_payload() const noexcept {
+    return tear_window_ - ledger_detail::frame_header_size;
+  }
+  /// The most bytes one write() may take.
+  [[nodiscard]] std::size_t max_write() const noexcept { return tear_window_; }
+  [[nodiscard]] durability mode() const noexcept { return cfg_.mode; }
+  [[nodiscard]] bool read_only() const noexcept { return cfg_.read_only; }
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  /// The sequence number the next record must carry.
+  [[nodiscard]] std::uint64_t next_seq() const noexcept { return next_seq_; }
+  [[nodiscard]] std::uint64_t end_offset() const noexcept { return tail_; }
+  [[nodiscard]] const std::string& path() const noexcept { return cfg_.path; }
+  [[nodiscard]] FileSystem& file_system_instance() noexcept { return cfg_.fs; }
+
+  /**
+   * Appends whole frames (at most max_write() bytes, sequence numbers
+   * continuing next_seq()). Not durable until sync(). A failure (including a
+   * short write that cannot be completed) makes the storage refuse every
+   * later write.
+   */
+  [[nodiscard]] result<void> write(std::span<const std::byte> frames) {
+    using namespace ledger_detail;
+    if (auto r = writable(); !r) return r;
+    const std::size_t n = frames.size();
+    TOLLGATE_ASSERT(n <= tear_window_, "journal: a write larger than the tear window");
+    // Never leave more than one tear window unsynced: recovery relies on it.
+    if (unsynced_ > 0 && unsynced_ + n > tear_window_)
+      if (auto r = sync(); !r) return r;
+    if (tail_ + n > capacity_)
+      if (auto r = extend(tail_ + n); !r) return r;
+    std::size_t done = 0;
+    while (done < n) {
+      auto w = cfg_.fs.pwrite(fd_, frames.data() + done, n - done, tail_ + done);
+      if (!w) return fail(w.error().message());
+      if (*w == 0) return fail(fmt::format("a write of {} bytes at offset {} wrote nothing", n - done, tail_ + done));
+      // A short write is retried for the rest; if the rest fails (a full
+      // disk usually), the error above ends it.
+      done += *w;
+    }
+    for (std::size_t pos = 0; pos < n;) {
+      last_record_start_ = tail_ + pos;
+      pos += frame_header_size + load_le<u32>(frames.data() + pos + 4);
+      ++next_seq_;
+    }
+    tail_ += n;
+    unsynced_ += n;
+    return {};
+  }
+
+  /// Makes every written record durable (fdatasync).
+  [[nodiscard]] result<void> sync() {
+    if (auto r = writable(); !r) return r;
+    if (unsynced_ == 0) return {};
+    if (auto r = cfg_.fs.fdatasync(fd_); !r) return fail(r.error().message());
+    unsynced_ = 0;
+    return {};
+  }
+
+  /**
+   * Replaces the snapshot with `state`, covering every record written so far
+   * (synced first). A failure leaves the old snapshot and the journal intact.
+   */
+  [[nodiscard]] result<void> write_snapshot(std::span<const std::byte> state) {
+    using namespace ledger_detail;
+    if (auto r = sync(); !r) return r;
+    std::vector<std::byte> buf(snapshot_header_size);
+    std::byte* h = buf.data();
+    std::memcpy(h, snapshot_magic, 8);
+    store_le<u32>(h + 8, snapshot_file_format);
+    store_le<u32>(h + 12, static_cast<u32>(snapshot_header_size));
+    store_le<u64>(h + 16, id_hi_);
+    store_le<u64>(h + 24, id_lo_);
+    store_le<u64>(h + 32, next_seq_ - 1);
+    store_le<u64>(h + 40, next_seq_ > 1 ? last_record_start_ : 0);
+    store_le<u64>(h + 48, tail_);
+    store_le<u64>(h + 56, state.size());
+    store_le<u32>(h + 64, crc32c(state.data(), state.size()));
+    store_le<u32>(h + 68, crc32c(h, 68));
+    buf.insert(buf.end(), state.begin(), state.end());
+    const std::string final_path = snapshot_path();
+    const std::string tmp = final_path + ".tmp";
+    auto fd = cfg_.fs.open(tmp, open_mode::create_truncate);
+    if (!fd) return fd.error();
+    auto w = write_all(*fd, buf.data(), buf.size(), 0);
+    if (w) w = cfg_.fs.fsync(*fd);
+    cfg_.fs.close(*fd);
+    if (w) w = cfg_.fs.rename(tmp, final_path);
+    if (w) w = cfg_.fs.sync_directory(directory());
+    if (!w) {
+      (void)cfg_.fs.remove(tmp);
+      return result<void>(errc::io_error, fmt::format("snapshot of '{}' not written: {}", cfg_.path,
+                                                      w.error().message()));
+    }
+    return {};
+  }
+
+  [[nodiscard]] std::string snapshot_path() const { return cfg_.path + ".snapshot"; }
+
+ private:
+  using u8 = ledger_detail::u8;
+  using u32 = ledger_detail::u32;
+  using u64 = ledger_detail::u64;
+
+  explicit journal_storage(config c) : cfg_(std::move(c)) {}
+
+  struct snapshot_file {
+    u64 seq = 0, last = 0, end = 0;
+    std::vector<std::byte> payload;
+  };
+
+  // Reads ahead in large chunks so replay costs few system calls.
+  class scanner {
+   public:
+    explicit scanner(journal_storage& j) : j_(j) {}
+    result<const std::byte*> get(u64 off, std::size_t n) {
+      if (off >= begin_ && off + n <= begin_ + len_) return buf_.data() + (off - begin_);
+      const std::size_t want = std::max<std::size_t>(n, chunk());
+      if (buf_.size() < want) buf_.resize(want);
+      auto r = j_.cfg_.fs.pread(j_.fd_, buf_.data(), want, off);
+      if (!r) return r.error();
+      begin_ = off;
+      len_ = *r;
+      if (len_ < n)
+        return result<const std::byte*>(errc::io_error,
+                                        fmt::format("journal '{}' ended while reading offset {}",
+                                                    j_.cfg_.path, off));
+      return buf_.data();
+    }
+    // The first non-zero byte at or after `from` and the end of the last one
+    // (both `from` when everything after it is zero).
+    result<std::pair<u64, u64>> nonzero_range(u64 from) {
+      u64 first = from, end = from;
+      bool any = false;
+      for (u64 off = from; off < j_.capacity_;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<u64>(chunk(), j_.capacity_ - off));
+        auto p = get(off, n);
+        if (!p) return p.error();
+        for (std::size_t i = 0; i < n; ++i) {
+          if ((*p)[i] == std::byte{0}) continue;
+          if (!any) first = off + i;
+          any = true;
+          end = off + i + 1;
+        }
+        off += n;
+      }
+      return std::pair<u64, u64>{first, end};
+    }
+
+   private:
+    std::size_t chunk() const { return std::max<std::size_t>(j_.tear_window_, 1u << 20); }
+    journal_storage& j_;
+    std::vector<std::byte> buf_;
+    u64 begin_ = 0;
+    std::size_t len_ = 0;
+  };
+
+  [[nodiscard]] std::string directory() const {
+    auto dir = std::filesystem::path(cfg_.path).parent_path().string();
+    return dir.empty() ? std::string(".") : dir;
+  }
+
+  [[nodiscard]] result<void> writable() const {
+    if (cfg_.read_only)
+      return result<void>(errc::read_only, fmt::format("journal '{}' was opened read-only", cfg_.path));
+    if (failed_)
+      return result<void>(errc::read_only,
+                          fmt::format("journal '{}' refuses writes after a storage failure ({}); "
+                                      "reopen it to continue",
+                                      cfg_.path, failure_));
+    return {};
+  }
+
+  [[nodiscard]] result<void> fail(std::string why) {
+    failed_ = true;
+    failure_ = std::move(why);
+    return result<void>(errc::storage_failure,
+                        fmt::format("journal '{}': {}; the outcome of the operation is unknown "
+                                    "until the journal is reopened (retry it with the same key "
+                                    "then); the ledger refuses writes until then",
+                                    cfg_.path, failure_));
+  }
+
+  [[nodiscard]] result<void> write_all(handle fd, const std::byte* p, std::size_t n, u64 off) {
+    std::size_t done = 0;
+    while (done < n) {
+      auto w = cfg_.fs.pwrite(fd, p + done, n - done, off + done);
+      if (!w) return w.error();
+      if (*w == 0) return result<void>(errc::storage_failure, "a write wrote nothing");
+      done += *w;
+    }
+    return {};
+  }
+
+  [[nodiscard]] result<void> zero_range(u64 from, u64 to) {
+    static const std::vector<std::byte> zeros(1u << 20);
+    for (u64 off = from; off < to;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<u64>(zeros.size(), to - off));
+      if (auto r = write_all(fd_, zeros.data(), n, off); !r) return r;
+      off += n;
+    }
+    return {};
+  }
+
+  // Grows the file by zero-filled segments and syncs, so that later record
+  // writes land in allocated, already-sized space.
+  [[nodiscard]] result<void> extend(u64 min_end) {
+    u64 cap = capacity_;
+    while (cap < min_end) cap += cfg_.segment_bytes;
+    if (auto r = zero_range(capacity_, cap); !r) return fail(r.error().message());
+    if (auto r = cfg_.fs.fdatasync(fd_); !r) return fail(r.error().message());
+    capacity_ = cap;
+    unsynced_ = 0;
+    return {};
+  }
+
+  [[nodiscard]] result<void> create_file() {
+    using namespace ledger_detail;
+    const std::string tmp = fmt::format("{}.creating.{}", cfg_.path, ::getpid());
+    (void)cfg_.fs.remove(tmp);
+    auto fd = cfg_.fs.open(tmp, open_mode::create_exclusive);
+    if (!fd) return fd.error();
+    std::vector<std::byte> header(journal_header_size);
+    std::byte* h = header.data();
+    std::memcpy(h, journal_magic, 8);
+    store_le<u32>(h + 8, journal_format);
+    store_le<u32>(h + 12, static_cast<u32>(journal_header_size));
+    store_le<u32>(h + 16, cfg_.tear_window);
+    std::random_device rd;
+    const u64 hi = (static_cast<u64>(rd()) << 32) | rd();
+    const u64 lo = (static_cast<u64>(rd()) << 32) | rd();
+    store_le<u64>(h + 24, hi);
+    store_le<u64>(h + 32, lo);
+    store_le<u32>(h + journal_header_size - 4, crc32c(h, journal_header_size - 4));
+    handle f = *fd;
+    auto r = write_all(f, header.data(), header.size(), 0);
+    if (r) {
+      static const std::vector<std::byte> zeros(1u << 20);
+      for (u64 off = journal_header_size; r && off < journal_header_size + cfg_.segment_bytes;) {
+        const std::size_t n = static_cast<std::size_t>(
+            std::min<u64>(zeros.size(), journal_header_size + cfg_.segment_bytes - off));
+        r = write_all(f, zeros.data(), n, off);
+        off += n;
+      }
+    }
+    if (r) r = cfg_.fs.fsync(f);
+    cfg_.fs.close(f);
+    // link() never replaces: if another process created the journal first,
+    // its file (and anything already in it) wins.
+    if (r) {
+      r = cfg_.fs.link(tmp, cfg_.path);
+      if (!r && cfg_.fs.exists(cfg_.path)) r = result<void>();
+    }
+    (void)cfg_.fs.remove(tmp);
+    if (r) r = cfg_.fs.sync_directory(directory());
+    if (!r)
+      return result<void>(tollgate::error(
+          r.error().code(),
+          fmt::format("cannot create journal '{}': {}", cfg_.path, r.error().message())));
+    return {};
+  }
+
+  [[nodiscard]] result<void> read_header() {
+    using namespace ledger_detail;
+    auto bad = [&](std::string why) {
+      return result<void>(errc::corrupt_journal,
+                          fmt::format("journal '{}' cannot be opened: {}", cfg_.path, why));
+    };
+    if (capacity_ < journal_header_size)
+      return bad(fmt::format("the file is {} bytes, shorter than the {}-byte journal header; it is "
+                             "not a tollgate journal or it was truncated",
+                             capacity_, journal_header_size));
+    std::vector<std::byte> h(journal_header_size);
+    auto r = cfg_.fs.pread(fd_, h.data(), h.size(), 0);
+    if (!r) return r.error();
+    if (*r != h.size()) return bad("the header could not be read in full");
+    if (std::memcmp(h.data(), journal_magic, 8) != 0)
+      return bad("it is not a tollgate journal (bad magic at offset 0)");
+    const u32 version = load_le<u32>(h.data() + 8);
+    if (version != journal_format)
+      return bad(fmt::format("journal format version {} is not supported (this build reads "
+                             "version {})",
+                             version, journal_format));
+    if (crc32c(h.data(), journal_header_size - 4) != load_le<u32>(h.data() + journal_header_size - 4))
+      return bad("the header checksum does not match (damage at offset 0)");
+    if (load_le<u32>(h.data() + 12) != journal_header_size) return bad("unexpected header size");
+    tear_window_ = load_le<u32>(h.data() + 16);
+    if (tear_window_ < min_tear_window || tear_window_ > max_tear_window)
+      return bad(fmt::format("tear window {} is out of range", tear_window_));
+    id_hi_ = load_le<u64>(h.data() + 24);
+    id_lo_ = load_le<u64>(h.data() + 32);
+    return {};
+  }
+
+  // The snapshot, if there is one; an error when it exists but is unusable.
+  [[nodiscard]] result<std::optional<snapshot_file>> read_snapshot() {
+    using namespace ledger_detail;
+    const std::string p = snapshot_path();
+    if (!cfg_.fs.exists(p)) return std::optional<snapshot_file>{};
+    auto fd = cfg_.fs.open(p, open_mode::read_only);
+    if (!fd) return fd.error();
+    struct closer {
+      FileSystem& fs;
+      handle h;
+      ~closer() { fs.close(h); }
+    } close_it{cfg_.fs, *fd};
+    auto size = cfg_.fs.size(*fd);
+    if (!size) return size.error();
+    auto bad = [&](std::string why) {
+      return result<std::optional<snapshot_file>>(errc::corrupt_journal,
+                                                  fmt::format("'{}': {}", p, why));
+    };
+    if (*size < snapshot_header_size) return bad("shorter than a snapshot header");
+    std::byte h[snapshot_header_size];
+    auto r = cfg_.fs.pread(*fd, h, snapshot_header_size, 0);
+    if (!r) return r.error();
+    if (*r != snapshot_header_size) return bad("header could not be read");
+    if (std::memcmp(h, snapshot_magic, 8) != 0) return bad("not a tollgate snapshot");
+    if (load_le<u32>(h + 8) != snapshot_file_format) return bad("unsupported snapshot format");
+    if (crc32c(h, 68) != load_le<u32>(h + 68)) return bad("header checksum mismatch");
+    if (load_le<u64>(h + 16) != id_hi_ || load_le<u64>(h + 24) != id_lo_)
+      return bad("it belongs to a different journal");
+    snapshot_file sf;
+    sf.seq = load_le<u64>(h + 32);
+    sf.last = load_le<u64>(h + 40);
+    sf.end = load_le<u64>(h + 48);
+    const u64 len = load_le<u64>(h + 56);
+    if (len != *size - snapshot_header_size) return bad("payload length does not match the file size");
+    sf.payload.resize(static_cast<std::size_t>(len));
+    r = cfg_.fs.pread(*fd, sf.payload.data(), sf.payload.size(), snapshot_header_size);
+    if (!r) return r.error();
+    if (*r != len) return bad("payload could not be read");
+    if (crc32c(sf.payload.data(), sf.payload.size()) != load_le<u32>(h + 64))
+      return bad("payload checksum mismatch");
+    return std::optional<snapshot_file>(std::move(sf));
+  }
+
+  // A snapshot is used only if the journal still has the record it ends
+  // with, intact, where it says.
+  [[nodiscard]] result<void> check_anchor(const snapshot_file& sf) {
+    using namespace ledger_detail;
+    auto bad = [&](std::string why) {
+      return result<void>(errc::corrupt_journal, fmt::format("it does not match the journal: {}", why));
+    };
+    if (sf.seq == 0) {
+      if (sf.end != journal_header_size) return bad("an empty snapshot must end at the header");
+      return {};
+    }
+    if (sf.last < journal_header_size || sf.end > capacity_ || sf.last >= sf.end ||
+        sf.end - sf.last < frame_header_size + min_payload_size ||
+        sf.end - sf.last > tear_window_)
+      return bad("its journal offsets are out of range");
+    std::vector<std::byte> f(static_cast<std::size_t>(sf.end - sf.last));
+    auto r = cfg_.fs.pread(fd_, f.data(), f.size(), sf.last);
+    if (!r) return r.error();
+    if (*r != f.size()) return bad("the journal is shorter than the snapshot");
+    const u32 len = load_le<u32>(f.data() + 4);
+    if (frame_header_size + len != f.size() || load_le<u64>(f.data() + 8) != sf.seq ||
+        crc32c(f.data() + 4, f.size() - 4) != load_le<u32>(f.data()))
+      return bad(fmt::format("record {} is not at offset {}", sf.seq, sf.last));
+    return {};
+  }
+
+  config cfg_;
+  handle fd_{};
+  bool open_ = false;
+  u32 tear_window_ = 0;
+  u64 id_hi_ = 0, id_lo_ = 0;
+  u64 tail_ = 0;
+  u64 capacity_ = 0;
+  u64 next_seq_ = 1;
+  u64 last_record_start_ = 0;
+  u64 unsynced_ = 0;
+  bool failed_ = false;
+  std::string failure_;
+};
+
+/// The journal config with the real file system.
+using journal_config = basic_journal_config<>;
+
+}  // namespace tollgate
