@@ -192,9 +192,13 @@ class basic_rolling_window {
    * of `t` holds less or has already left the window. Thread-safe when S is
    * multi_thread.
    */
-  A undo(time_point t, const A& amount) {
+  A undo(time_point t, const A& amount) { return undo(t, amount, clock_.now()); }
+  /// undo() with the current time given (buckets that left the window by
+  /// `now` give nothing back).
+  A undo(time_point t, const A& amount, time_point now) {
     TOLLGATE_ASSERT(!(amount < A{}), "rolling_window: amounts must not be negative");
     std::lock_guard<typename S::mutex_type> lock(m_);
+    advance(limits::detail::to_ns(now));
     const std::int64_t index = limits::detail::floor_div(limits::detail::to_ns(t), g_);
     for (std::size_t i = ring_.size(); i-- > 0;) {
       entry& e = ring_[i];
