@@ -1,0 +1,460 @@
+// Loading a catalog from JSON (optional adapter: needs nlohmann-json, and
+// nothing in core/ or pricing/ includes it). A host that prices its own models
+// writes them in the shape of data/runway-catalog.json (documented in
+// docs/catalog-json.md) and loads the file at start-up. A bad file is refused
+// whole with a catalog_error naming the source, the JSON path of the field
+// (`models[3].rate.credits_per_second`) and the reason; nothing is half-loaded.
+// Amounts are decimal strings ("12.5") or integers, never floating-point
+// numbers; unknown fields and repeated keys are errors, so typos do not pass
+// silently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "../core/money.hpp"
+#include "../core/units.hpp"
+#include "../pricing/catalog.hpp"
+#include "../pricing/rates.hpp"
+#include "../pricing/usage.hpp"
+
+namespace tollgate::json {
+
+/**
+ * A catalog file refused at start-up: the file (or "<string>"), the JSON path
+ * of the offending field (empty when the file as a whole is wrong) and why.
+ * what() is "SOURCE: PATH: REASON".
+ */
+class catalog_error : public std::runtime_error {
+ public:
+  catalog_error(std::string source, std::string path, std::string reason)
+      : std::runtime_error(path.empty() ? fmt::format("{}: {}", source, reason)
+                                        : fmt::format("{}: {}: {}", source, path, reason)),
+        source_(std::move(source)),
+        path_(std::move(path)),
+        reason_(std::move(reason)) {}
+
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  /// The JSON path, e.g. "models[3].rate.credits_per_second".
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string source_;
+  std::string path_;
+  std::string reason_;
+};
+
+/// The format version this loader reads (the file's "version" field).
+inline constexpr int catalog_format_version = 1;
+
+namespace detail {
+
+using ojson = nlohmann::ordered_json;
+
+// Thrown inside the loader with a path only; the entry points add the source.
+struct bad_field {
+  std::string path;
+  std::string reason;
+};
+
+[[noreturn]] inline void fail(std::string path, std::string reason) {
+  throw bad_field{std::move(path), std::move(reason)};
+}
+
+[[nodiscard]] inline std::string member(std::string_view path, std::string_view key) {
+  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
+}
+
+[[nodiscard]] inline std::string_view type_name(const ojson& v) {
+  switch (v.type()) {
+    case ojson::value_t::null: return "null";
+    case ojson::value_t::object: return "an object";
+    case ojson::value_t::array: return "an array";
+    case ojson::value_t::string: return "a string";
+    case ojson::value_t::boolean: return "a boolean";
+    case ojson::value_t::number_integer:
+    case ojson::value_t::number_unsigned: return "an integer";
+    case ojson::value_t::number_float: return "a floating-point number";
+    default: return "an unsupported value";
+  }
+}
+
+// An object whose keys must all be in `allowed`.
+inline const ojson& object_at(const ojson& v, const std::string& path,
+                              std::initializer_list<std::string_view> allowed) {
+  if (!v.is_object()) fail(path, fmt::format("expected an object, got {}", type_name(v)));
+  for (const auto& [key, _] : v.items()) {
+    bool known = false;
+    for (std::string_view a : allowed) known = known || a == key;
+    if (!known) {
+      std::string list;
+      for (std::string_view a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
+      fail(member(path, key), fmt::format("unknown field; expected one of {}", list));
+    }
+  }
+  return v;
+}
+
+[[nodiscard]] inline const ojson* find(const ojson& obj, std::string_view key) {
+  const auto it = obj.find(std::string(key));
+  return it == obj.end() ? nullptr : &*it;
+}
+
+[[nodiscard]] inline const ojson& required(const ojson& obj, const std::string& path,
+                                           std::string_view key) {
+  const ojson* v = find(obj, key);
+  if (!v) fail(member(path, key), "is missing");
+  return *v;
+}
+
+[[nodiscard]] inline std::string string_at(const ojson& v, const std::string& path) {
+  if (!v.is_string()) fail(path, fmt::format("expected a string, got {}", type_name(v)));
+  return v.get<std::string>();
+}
+
+[[nodiscard]] inline std::int64_t integer_at(const ojson& v, const std::string& path,
+                                             std::int64_t min) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>((std::numeric_limits<std::int64_t>::max)()))
+      fail(path, "is too large");
+    const auto i = static_cast<std::int64_t>(u);
+    if (i < min) fail(path, fmt::format("must be at least {}, got {}", min, i));
+    return i;
+  }
+  if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (i < min) fail(path, fmt::format("must be at least {}, got {}", min, i));
+    return i;
+  }
+  fail(path, fmt::format("expected an integer, got {}", type_name(v)));
+}
+
+// A non-negative credit amount: a decimal string ("12.5") or an integer.
+[[nodiscard]] inline credits credits_at(const ojson& v, const std::string& path) {
+  credits c;
+  if (v.is_string()) {
+    auto r = credits::parse(v.get<std::string>());
+    if (!r) fail(path, r.error().message());
+    c = *r;
+  } else if (v.is_number_integer() || v.is_number_unsigned()) {
+    c = credits(integer_at(v, path, (std::numeric_limits<std::int64_t>::min)()));
+  } else if (v.is_number_float()) {
+    fail(path, "floating-point numbers are refused; write the amount as a decimal string such as \"12.5\"");
+  } else {
+    fail(path, fmt::format("expected a decimal string or an integer, got {}", type_name(v)));
+  }
+  if (c.is_negative()) fail(path, fmt::format("must not be negative, got {}", c.to_string()));
+  return c;
+}
+
+// A positive dollar amount (the credit price).
+[[nodiscard]] inline usd usd_at(const ojson& v, const std::string& path) {
+  usd d;
+  if (v.is_string()) {
+    auto r = usd::parse(v.get<std::string>());
+    if (!r) fail(path, r.error().message());
+    d = *r;
+  } else if (v.is_number_integer() || v.is_number_unsigned()) {
+    d = usd(integer_at(v, path, (std::numeric_limits<std::int64_t>::min)()));
+  } else if (v.is_number_float()) {
+    fail(path, "floating-point numbers are refused; write the amount as a decimal string such as \"0.01\"");
+  } else {
+    fail(path, fmt::format("expected a decimal string or an integer, got {}", type_name(v)));
+  }
+  if (!d.is_positive()) fail(path, fmt::format("must be positive, got {}", d.to_string()));
+  return d;
+}
+
+// Seconds: a decimal string ("2.5", at most 3 decimals) or an integer.
+[[nodiscard]] inline media_duration seconds_at(const ojson& v, const std::string& path) {
+  if (v.is_string()) {
+    auto r = parse_seconds(v.get<std::string>());
+    if (!r) fail(path, r.error().message());
+    return *r;
+  }
+  if (v.is_number_integer() || v.is_number_unsigned()) {
+    const std::int64_t s = integer_at(v, path, (std::numeric_limits<std::int64_t>::min)());
+    std::int64_t ms;
+    if (__builtin_mul_overflow(s, 1000, &ms)) fail(path, "is too large");
+    return media_duration{ms};
+  }
+  if (v.is_number_float())
+    fail(path, "floating-point numbers are refused; write seconds as a decimal string such as \"2.5\"");
+  fail(path, fmt::format("expected seconds as a decimal string or an integer, got {}", type_name(v)));
+}
+
+inline constexpr int max_rate_depth = 8;
+
+inline any_rate rate_at(const ojson& v, const std::string& path, int depth);
+
+// Folds parts into one composite rate, right-nested: C(a, C(b, c)).
+template <template <class...> class C>
+[[nodiscard]] any_rate fold(std::vector<any_rate> parts) {
+  any_rate r = std::move(parts.back());
+  for (std::size_t i = parts.size() - 1; i-- > 0;) r = any_rate(C<any_rate, any_rate>(parts[i], r));
+  return r;
+}
+
+inline any_rate rate_at(const ojson& v, const std::string& path, int depth) {
+  if (depth > max_rate_depth)
+    fail(path, fmt::format("rates nest more than {} deep", max_rate_depth));
+  if (!v.is_object()) fail(path, fmt::format("expected an object, got {}", type_name(v)));
+  const ojson* t = find(v, "type");
+  if (!t)
+    fail(member(path, "type"),
+         "is missing; one of per_second, per_generation, per_characters, per_block, flat, sum, min, max");
+  const std::string type = string_at(*t, member(path, "type"));
+  try {
+    if (type == "per_second") {
+      object_at(v, path, {"type", "credits_per_second", "credits_per_second_with_audio"});
+      credits price = credits_at(required(v, path, "credits_per_second"), member(path, "credits_per_second"));
+      if (const ojson* a = find(v, "credits_per_second_with_audio"))
+        return per_second(std::move(price), credits_at(*a, member(path, "credits_per_second_with_audio")));
+      return per_second(std::move(price));
+    }
+    if (type == "per_generation") {
+      object_at(v, path, {"type", "credits_per_output", "credits_by_resolution"});
+      const ojson* one = find(v, "credits_per_output");
+      const ojson* by = find(v, "credits_by_resolution");
+      if (one && by)
+        fail(member(path, "credits_by_resolution"),
+             "give either credits_per_output or credits_by_resolution, not both");
+      if (one) return per_generation(credits_at(*one, member(path, "credits_per_output")));
+      if (!by) fail(member(path, "credits_per_output"), "is missing (or give credits_by_resolution)");
+      const std::string bpath = member(path, "credits_by_resolution");
+      if (!by->is_object()) fail(bpath, fmt::format("expected an object, got {}", type_name(*by)));
+      if (by->empty()) fail(bpath, "needs at least one resolution");
+      std::vector<resolution_price> prices;
+      for (const auto& [name, amount] : by->items()) {
+        if (name.empty()) fail(bpath, "a resolution name must not be empty");
+        prices.push_back({name, credits_at(amount, member(bpath, name))});
+      }
+      return per_generation(std::move(prices));
+    }
+    if (type == "per_characters") {
+      object_at(v, path, {"type", "credits", "characters"});
+      return per_characters(credits_at(required(v, path, "credits"), member(path, "credits")),
+                            integer_at(required(v, path, "characters"), member(path, "characters"), 1));
+    }
+    if (type == "per_block") {
+      object_at(v, path, {"type", "credits", "seconds"});
+      credits price = credits_at(required(v, path, "credits"), member(path, "credits"));
+      const media_duration block = seconds_at(required(v, path, "seconds"), member(path, "seconds"));
+      if (block.count() <= 0)
+        fail(member(path, "seconds"), fmt::format("must be positive, got {}", format_seconds(block)));
+      return per_block(std::move(price), block);
+    }
+    if (type == "flat") {
+      object_at(v, path, {"type", "credits"});
+      return flat(credits_at(required(v, path, "credits"), member(path, "credits")));
+    }
+    if (type == "sum" || type == "min" || type == "max") {
+      object_at(v, path, {"type", "rates"});
+      const std::string rpath = member(path, "rates");
+      const ojson& list = required(v, path, "rates");
+      if (!list.is_array()) fail(rpath, fmt::format("expected an array, got {}", type_name(list)));
+      if (list.empty()) fail(rpath, "needs at least one rate");
+      std::vector<any_rate> parts;
+      for (std::size_t i = 0; i < list.size(); ++i)
+        parts.push_back(rate_at(list[i], fmt::format("{}[{}]", rpath, i), depth + 1));
+      if (type == "sum") return fold<sum_of>(std::move(parts));
+      if (type == "min") return fold<min_of>(std::move(parts));
+      return fold<max_of>(std::move(parts));
+    }
+  } catch (const std::invalid_argument& e) {
+    // A rate constructor refused a value the checks above let through.
+    std::string what = e.what();
+    if (what.rfind("tollgate: ", 0) == 0) what.erase(0, 10);
+    fail(path, what);
+  }
+  fail(member(path, "type"),
+       fmt::format("unknown rate type '{}'; one of per_second, per_generation, per_characters, "
+                   "per_block, flat, sum, min, max",
+                   type));
+}
+
+[[nodiscard]] inline media_kind kind_at(const ojson& v, const std::string& path) {
+  const std::string k = string_at(v, path);
+  if (k == "video") return media_kind::video;
+  if (k == "image") return media_kind::image;
+  if (k == "audio") return media_kind::audio;
+  fail(path, fmt::format("unknown kind '{}'; one of video, image, audio", k));
+}
+
+[[nodiscard]] inline model_spec model_at(const ojson& v, const std::string& path) {
+  object_at(v, path,
+            {"id", "kind", "rate", "seconds", "outputs", "resolutions", "audio", "text"});
+  model_spec m;
+  m.id = string_at(required(v, path, "id"), member(path, "id"));
+  m.kind = kind_at(required(v, path, "kind"), member(path, "kind"));
+  m.rate = rate_at(required(v, path, "rate"), member(path, "rate"), 1);
+  if (const ojson* s = find(v, "seconds")) {
+    const std::string sp = member(path, "seconds");
+    object_at(*s, sp, {"min", "max"});
+    m.seconds = seconds_range{seconds_at(required(*s, sp, "min"), member(sp, "min")),
+                              seconds_at(required(*s, sp, "max"), member(sp, "max"))};
+  }
+  if (const ojson* o = find(v, "outputs")) {
+    const std::string op = member(path, "outputs");
+    object_at(*o, op, {"max"});
+    m.outputs = outputs_range{integer_at(required(*o, op, "max"), member(op, "max"), 1)};
+  }
+  if (const ojson* r = find(v, "resolutions")) {
+    const std::string rp = member(path, "resolutions");
+    if (!r->is_array()) fail(rp, fmt::format("expected an array of strings, got {}", type_name(*r)));
+    for (std::size_t i = 0; i < r->size(); ++i)
+      m.resolutions.push_back(string_at((*r)[i], fmt::format("{}[{}]", rp, i)));
+  }
+  if (const ojson* a = find(v, "audio")) {
+    if (!a->is_boolean())
+      fail(member(path, "audio"), fmt::format("expected true or false, got {}", type_name(*a)));
+    m.audio = a->get<bool>();
+  }
+  if (const ojson* t = find(v, "text")) {
+    const std::string tp = member(path, "text");
+    object_at(*t, tp, {"max_characters"});
+    m.text = text_range{integer_at(required(*t, tp, "max_characters"), member(tp, "max_characters"), 1)};
+  }
+  return m;
+}
+
+// Parses with a callback that refuses a key repeated within one object (the
+// parser itself would silently keep the last one) and names its path.
+[[nodiscard]] inline ojson parse_strict(std::string_view text) {
+  struct frame {
+    bool array = false;
+    std::size_t index = 0;
+    std::string key{};
+    std::set<std::string> keys{};
+  };
+  std::vector<frame> frames;
+  auto path_of = [&](std::size_t upto) {
+    std::string p;
+    for (std::size_t i = 0; i < upto; ++i)
+      p += frames[i].array ? fmt::format("[{}]", frames[i].index)
+                           : (p.empty() ? frames[i].key : "." + frames[i].key);
+    return p;
+  };
+  auto child_done = [&] {
+    if (!frames.empty() && frames.back().array) ++frames.back().index;
+  };
+  ojson::parser_callback_t cb = [&](int, ojson::parse_event_t event, ojson& parsed) {
+    switch (event) {
+      case ojson::parse_event_t::object_start: frames.push_back(frame{}); break;
+      case ojson::parse_event_t::array_start: frames.push_back(frame{.array = true}); break;
+      case ojson::parse_event_t::key: {
+        frame& f = frames.back();
+        const std::string k = parsed.get<std::string>();
+        f.key = k;
+        if (!f.keys.insert(k).second) fail(path_of(frames.size()), "repeated key");
+        break;
+      }
+      case ojson::parse_event_t::object_end:
+      case ojson::parse_event_t::array_end:
+        frames.pop_back();
+        child_done();
+        break;
+      case ojson::parse_event_t::value: child_done(); break;
+    }
+    return true;
+  };
+  return ojson::parse(text.begin(), text.end(), cb);
+}
+
+struct catalog_parts {
+  std::vector<model_spec> models;
+  credit_price price;
+  std::string price_list_date;
+};
+
+[[nodiscard]] inline catalog_parts parts_of(std::string_view text) {
+  ojson doc;
+  try {
+    doc = parse_strict(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
+    std::string what = e.what();
+    if (const auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
+    fail("", fmt::format("not valid JSON: {}", what));
+  }
+  object_at(doc, "", {"version", "name", "price_list_date", "credit_price_usd", "models"});
+  const std::int64_t version = integer_at(required(doc, "", "version"), "version", 1);
+  if (version != catalog_format_version)
+    fail("version", fmt::format("this build reads version {}, the file is version {}",
+                                catalog_format_version, version));
+  if (const ojson* n = find(doc, "name")) (void)string_at(*n, "name");
+  catalog_parts parts;
+  if (const ojson* d = find(doc, "price_list_date"))
+    parts.price_list_date = string_at(*d, "price_list_date");
+  if (const ojson* p = find(doc, "credit_price_usd"))
+    parts.price = credit_price(usd_at(*p, "credit_price_usd"));
+  const ojson& models = required(doc, "", "models");
+  if (!models.is_array()) fail("models", fmt::format("expected an array, got {}", type_name(models)));
+  for (std::size_t i = 0; i < models.size(); ++i)
+    parts.models.push_back(model_at(models[i], fmt::format("models[{}]", i)));
+  return parts;
+}
+
+}  // namespace detail
+
+/**
+ * Builds a catalog from JSON text (the shape of data/runway-catalog.json).
+ *
+ * @tparam R the Rounding policy of the catalog.
+ * @param source names the text in errors (a file name; "<string>" by default).
+ * @throws catalog_error naming the source, the JSON path of the field and the
+ *         reason, for malformed JSON, a repeated key, an unknown field, a
+ *         missing or mistyped field, a floating-point amount, a negative
+ *         price, or a model the catalog refuses (see basic_catalog). Nothing
+ *         is built unless the whole text is valid.
+ */
+template <Rounding R = round_up>
+[[nodiscard]] basic_catalog<R> parse_catalog(std::string_view text, std::string_view source = "<string>") {
+  try {
+    detail::catalog_parts p = detail::parts_of(text);
+    try {
+      return basic_catalog<R>(std::move(p.models), std::move(p.price), std::move(p.price_list_date));
+    } catch (const ::tollgate::catalog_error& e) {
+      const std::string path =
+          e.index() == ::tollgate::catalog_error::no_model
+              ? e.field()
+              : fmt::format("models[{}].{}", e.index(), e.field());
+      throw catalog_error(std::string(source), path, e.reason());
+    }
+  } catch (const detail::bad_field& e) {
+    throw catalog_error(std::string(source), e.path, e.reason);
+  }
+}
+
+/**
+ * Builds a catalog from the JSON file `file`; see parse_catalog.
+ * @throws catalog_error (source = the file name) when the file cannot be read
+ *         or is refused.
+ */
+template <Rounding R = round_up>
+[[nodiscard]] basic_catalog<R> load_catalog(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw catalog_error(file.string(), "", "cannot open the file for reading");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw catalog_error(file.string(), "", "cannot read the file");
+  return parse_catalog<R>(text.str(), file.string());
+}
+
+}  // namespace tollgate::json
