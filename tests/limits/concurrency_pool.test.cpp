@@ -1,0 +1,258 @@
+// Tests of basic_concurrency_pool: slots, the FIFO queue and its positions,
+// finish/cancel returning what starts, live limit changes, the queue bound,
+// duplicates, and a randomized comparison with a plain reference model.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <tollgate/limits/concurrency_pool.hpp>
+
+#include "test_seed.hpp"
+
+using tollgate::multi_thread;
+using tollgate::pool_status;
+using tollgate::single_thread;
+
+namespace {
+template <class S>
+using pool = tollgate::basic_concurrency_pool<std::uint64_t, S>;
+
+template <class R>
+std::vector<std::uint64_t> ids(const R& started) {
+  return std::vector<std::uint64_t>(started.begin(), started.end());
+}
+using v = std::vector<std::uint64_t>;
+}  // namespace
+
+TEMPLATE_TEST_CASE("pool runs up to its limit and queues the rest in order", "[limits][pool]",
+                   single_thread, multi_thread) {
+  pool<TestType> p(2);
+  CHECK(p.submit(1).status == pool_status::running);
+  CHECK(p.submit(2).status == pool_status::running);
+  const auto a3 = p.submit(3);
+  CHECK(a3.status == pool_status::queued);
+  CHECK(a3.position == 1);
+  const auto a4 = p.submit(4);
+  CHECK(a4.status == pool_status::queued);
+  CHECK(a4.position == 2);
+  CHECK(p.running() == 2);
+  CHECK(p.queued() == 2);
+  CHECK(p.is_running(1));
+  CHECK_FALSE(p.is_running(3));
+  CHECK(p.position(4) == 2u);
+  CHECK_FALSE(p.position(1).has_value());
+
+  SECTION("finish starts the head of the queue") {
+    const auto r = p.finish(2);
+    CHECK(r.found);
+    CHECK(r.was_running);
+    CHECK(ids(r.started) == v{3});
+    CHECK(p.position(4) == 1u);
+    CHECK(ids(p.finish(1).started) == v{4});
+    CHECK(p.finish(3).started.empty());
+    CHECK(p.running() == 1);
+  }
+  SECTION("cancel of a queued task frees no slot") {
+    const auto r = p.cancel(3);
+    CHECK(r.found);
+    CHECK_FALSE(r.was_running);
+    CHECK(r.started.empty());
+    CHECK(p.position(4) == 1u);
+    CHECK(ids(p.finish(1).started) == v{4});
+  }
+  SECTION("cancel of a running task frees its slot") {
+    const auto r = p.cancel(1);
+    CHECK(r.found);
+    CHECK(r.was_running);
+    CHECK(ids(r.started) == v{3});
+  }
+  SECTION("finish of a queued or unknown task changes nothing") {
+    const auto r = p.finish(3);
+    CHECK_FALSE(r.found);
+    CHECK(r.started.empty());
+    CHECK_FALSE(p.finish(99).found);
+    CHECK_FALSE(p.cancel(99).found);
+    CHECK(p.running() == 2);
+    CHECK(p.queued() == 2);
+  }
+  SECTION("a task id is refused while running or queued, reusable after") {
+    CHECK(p.submit(1).status == pool_status::duplicate);
+    CHECK(p.submit(3).status == pool_status::duplicate);
+    CHECK(p.queued() == 2);
+    REQUIRE(p.finish(1).found);
+    CHECK(p.finish(3).found);  // 3 started when 1 finished, then 4 when 3 did
+    CHECK(p.submit(1).status == pool_status::queued);  // 2 and 4 hold the slots
+  }
+}
+
+TEMPLATE_TEST_CASE("pool limit changes live", "[limits][pool]", single_thread, multi_thread) {
+  pool<TestType> p(1);
+  for (std::uint64_t t = 1; t <= 5; ++t) (void)p.submit(t);
+  REQUIRE(p.running() == 1);
+  SECTION("raising it starts queued tasks at once, FIFO") {
+    CHECK(ids(p.set_limit(3)) == v{2, 3});
+    CHECK(p.running() == 3);
+    CHECK(p.position(4) == 1u);
+    CHECK(ids(p.set_limit(10)) == v{4, 5});
+    CHECK(p.submit(6).status == pool_status::running);
+  }
+  SECTION("lowering it stops nothing; starts wait until running < limit") {
+    REQUIRE(p.set_limit(3).size() == 2);
+    CHECK(p.set_limit(1).empty());
+    CHECK(p.running() == 3);
+    CHECK(p.limit() == 1);
+    CHECK(p.finish(1).started.empty());
+    CHECK(p.finish(2).started.empty());
+    CHECK(ids(p.finish(3).started) == v{4});
+    CHECK(p.running() == 1);
+  }
+  SECTION("a limit of 0 holds everything in the queue") {
+    CHECK(p.set_limit(0).empty());
+    CHECK(p.finish(1).started.empty());
+    CHECK(p.submit(7).status == pool_status::queued);
+    CHECK(p.running() == 0);
+    CHECK(ids(p.set_limit(2)) == v{2, 3});
+  }
+}
+
+TEMPLATE_TEST_CASE("pool queue bound refuses with queue_full", "[limits][pool]", single_thread,
+                   multi_thread) {
+  pool<TestType> p(1, 2);
+  CHECK(p.submit(1).status == pool_status::running);
+  CHECK(p.submit(2).status == pool_status::queued);
+  CHECK(p.submit(3).status == pool_status::queued);
+  const auto a = p.submit(4);
+  CHECK(a.status == pool_status::queue_full);
+  CHECK(a.position == 0);
+  CHECK_FALSE(p.cancel(4).found);  // a refused task is not kept
+  SECTION("lowering the bound keeps what is queued") {
+    p.set_queue_bound(0);
+    CHECK(p.queued() == 2);
+    CHECK(p.submit(5).status == pool_status::queue_full);
+    CHECK(ids(p.finish(1).started) == v{2});
+  }
+  SECTION("a bound of zero still runs tasks while slots are free") {
+    pool<TestType> q(1, 0);
+    CHECK(q.submit(1).status == pool_status::running);
+    CHECK(q.submit(2).status == pool_status::queue_full);
+  }
+  SECTION("removing the bound") {
+    p.set_queue_bound(std::nullopt);
+    CHECK(p.submit(4).status == pool_status::queued);
+  }
+}
+
+TEST_CASE("pool is evictable only when empty", "[limits][pool]") {
+  pool<single_thread> p(1);
+  const int now = 0;  // a pool keeps no time
+  CHECK(p.evictable(now, 0));
+  (void)p.submit(1);
+  (void)p.submit(2);
+  CHECK_FALSE(p.evictable(now, 0));
+  REQUIRE(p.cancel(2).found);
+  CHECK_FALSE(p.evictable(now, 0));
+  REQUIRE(p.finish(1).found);
+  CHECK(p.evictable(now, 0));
+}
+
+TEST_CASE("pool takes any hashable task id and moves as a value", "[limits][pool]") {
+  tollgate::basic_concurrency_pool<std::string, single_thread> p(1);
+  CHECK(p.submit("job-a").status == pool_status::running);
+  CHECK(p.submit("job-b").position == 1);
+  auto moved = std::move(p);
+  const auto r = moved.finish("job-a");
+  REQUIRE(r.started.size() == 1);
+  CHECK(r.started[0] == "job-b");
+  CHECK(moved.is_running("job-b"));
+}
+
+TEST_CASE("pool matches a reference model", "[limits][pool][model]") {
+  const std::uint64_t seed = tollgate_test::test_seed();
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::uint64_t lo, std::uint64_t hi) {
+    return std::uniform_int_distribution<std::uint64_t>(lo, hi)(rng);
+  };
+  pool<single_thread> p(3, 6);
+  // The reference: a set of running ids and a deque in FIFO order.
+  std::set<std::uint64_t> running;
+  std::deque<std::uint64_t> queue;
+  std::size_t limit = 3;
+  std::optional<std::size_t> bound = 6;
+  auto start_ready = [&] {
+    v started;
+    while (running.size() < limit && !queue.empty()) {
+      started.push_back(queue.front());
+      running.insert(queue.front());
+      queue.pop_front();
+    }
+    return started;
+  };
+  for (int step = 0; step < 20'000; ++step) {
+    const std::uint64_t op = pick(0, 99);
+    const std::uint64_t id = pick(0, 30);
+    INFO("seed " << seed << " (TOLLGATE_TEST_SEED replays it), step " << step << ", op " << op << ", id " << id);
+    if (op < 40) {
+      const auto a = p.submit(id);
+      const bool known = running.count(id) || std::find(queue.begin(), queue.end(), id) != queue.end();
+      if (known) {
+        REQUIRE(a.status == pool_status::duplicate);
+      } else if (running.size() < limit && queue.empty()) {
+        REQUIRE(a.status == pool_status::running);
+        running.insert(id);
+      } else if (bound && queue.size() >= *bound) {
+        REQUIRE(a.status == pool_status::queue_full);
+      } else {
+        queue.push_back(id);
+        REQUIRE(a.status == pool_status::queued);
+        REQUIRE(a.position == queue.size());
+      }
+    } else if (op < 70) {
+      const auto r = p.finish(id);
+      REQUIRE(r.found == (running.count(id) == 1));
+      if (r.found) {
+        running.erase(id);
+        REQUIRE(ids(r.started) == start_ready());
+      } else {
+        REQUIRE(r.started.empty());
+      }
+    } else if (op < 85) {
+      const auto r = p.cancel(id);
+      const auto q = std::find(queue.begin(), queue.end(), id);
+      if (running.count(id)) {
+        REQUIRE(r.found);
+        REQUIRE(r.was_running);
+        running.erase(id);
+        REQUIRE(ids(r.started) == start_ready());
+      } else if (q != queue.end()) {
+        REQUIRE(r.found);
+        REQUIRE_FALSE(r.was_running);
+        REQUIRE(r.started.empty());
+        queue.erase(q);
+      } else {
+        REQUIRE_FALSE(r.found);
+      }
+    } else if (op < 92) {
+      limit = pick(0, 6);
+      REQUIRE(ids(p.set_limit(limit)) == start_ready());
+    } else if (op < 95) {
+      bound = pick(0, 3) == 0 ? std::nullopt : std::optional<std::size_t>(pick(0, 8));
+      p.set_queue_bound(bound);
+    } else {
+      const auto pos = p.position(id);
+      const auto q = std::find(queue.begin(), queue.end(), id);
+      if (q == queue.end()) {
+        REQUIRE_FALSE(pos.has_value());
+      } else {
+        REQUIRE(pos == static_cast<std::size_t>(q - queue.begin()) + 1);
+      }
+    }
+    REQUIRE(p.running() == running.size());
+    REQUIRE(p.queued() == queue.size());
+  }
+}
