@@ -153,23 +153,39 @@ struct step {
   R value;
 };
 
-[[nodiscard]] inline step<limit_decision> acquire_step(const bucket_params& b, std::int64_t now_ns,
-                                                       std::uint64_t z, std::uint64_t n) noexcept {
+/// What try_acquire found, before the (division-heavy) decision is built:
+/// the decision is derived after the CAS so the load-to-CAS window stays short.
+struct acquire_outcome {
+  limit_reason reason;  ///< none, limited or exceeds_burst
+  std::int64_t level;   ///< the level after an admission, or the level found
+  std::int64_t need;    ///< the ticks asked for
+};
+
+[[nodiscard]] inline step<acquire_outcome> acquire_step(const bucket_params& b, std::int64_t now_ns,
+                                                        std::uint64_t z, std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
   const std::int64_t level = level_at(b, T, z);
-  if (n > b.burst)
-    return {false, z, {false, whole_tokens(b, level), std::chrono::nanoseconds::max(),
-                       limit_reason::exceeds_burst}};
+  if (n > b.burst) return {false, z, {limit_reason::exceeds_burst, level, 0}};
   const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^63
   if (level >= need) {
     const std::int64_t after = level - need;
-    return {n != 0, word_for(T, after),
-            {true, whole_tokens(b, after), std::chrono::nanoseconds(0), limit_reason::none}};
+    return {n != 0, word_for(T, after), {limit_reason::none, after, need}};
   }
-  // need - level <= 2^63 + 2^62: fits; the wait is rounded up to whole ns.
-  const auto shortfall = static_cast<u128>(static_cast<i128>(need) - level);
-  return {false, z, {false, whole_tokens(b, level), saturate_ns(ceil_div(shortfall, b.p)),
-                     limit_reason::limited}};
+  return {false, z, {limit_reason::limited, level, need}};
+}
+
+[[nodiscard]] inline limit_decision decide(const bucket_params& b, const acquire_outcome& o) noexcept {
+  switch (o.reason) {
+    case limit_reason::none:
+      return {true, whole_tokens(b, o.level), std::chrono::nanoseconds(0), limit_reason::none};
+    case limit_reason::exceeds_burst:
+      return {false, whole_tokens(b, o.level), std::chrono::nanoseconds::max(), limit_reason::exceeds_burst};
+    default: {
+      // need - level <= 2^63 + 2^62: fits; the wait is rounded up to whole ns.
+      const auto shortfall = static_cast<u128>(static_cast<i128>(o.need) - o.level);
+      return {false, whole_tokens(b, o.level), saturate_ns(ceil_div(shortfall, b.p)), limit_reason::limited};
+    }
+  }
 }
 
 [[nodiscard]] inline step<limit_decision> reserve_step(const bucket_params& b, std::int64_t now_ns,
@@ -196,14 +212,14 @@ struct step {
           {true, whole_tokens(b, after64), saturate_ns(wait), limit_reason::none}};
 }
 
-[[nodiscard]] inline step<std::uint64_t> refund_step(const bucket_params& b, std::int64_t now_ns,
+[[nodiscard]] inline step<std::int64_t> refund_step(const bucket_params& b, std::int64_t now_ns,
                                                      std::uint64_t z, std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
   const std::int64_t level = level_at(b, T, z);
   i128 after = static_cast<i128>(level) + static_cast<i128>(n) * b.q;
   if (after > static_cast<i128>(b.full)) after = b.full;  // a refund never lifts the bucket above full
   const auto after64 = static_cast<std::int64_t>(after);
-  return {after64 != level, word_for(T, after64), whole_tokens(b, after64)};
+  return {after64 != level, word_for(T, after64), after64};
 }
 
 /// True when the bucket is full at now_ns and has been for at least min_idle_ns.
@@ -238,11 +254,12 @@ class bucket_storage<false> {
  public:
   bucket_storage(const bucket_params& p, std::uint64_t z) noexcept : prm_(p), z_(z) {}
 
-  template <class Step>
-  auto update(Step&& s) {
+  // step(params, z) -> {write, new z, outcome}; the result is finish(params, outcome).
+  template <class Step, class Finish>
+  auto update(Step&& s, Finish&& finish) {
     auto r = s(prm_, z_);
     if (r.write) z_ = r.z;
-    return r.value;
+    return finish(prm_, r.value);
   }
   template <class Read>
   auto read(Read&& f) const {
@@ -294,8 +311,9 @@ class bucket_storage<true> {
     }
   }
 
-  template <class Step>
-  auto update(Step&& s) {
+  // As for single_thread; finish() runs after the CAS, outside the retry loop.
+  template <class Step, class Finish>
+  auto update(Step&& s, Finish&& finish) {
     bucket_block* b = cur_.load(std::memory_order_acquire);
     std::uint64_t z = b->z.load(std::memory_order_acquire);
     for (;;) {
@@ -305,10 +323,10 @@ class bucket_storage<true> {
         continue;
       }
       auto r = s(b->prm, z);
-      if (!r.write) return r.value;
+      if (!r.write) return finish(b->prm, r.value);
       // On failure z is reloaded and the step recomputed from the fresh word.
       if (b->z.compare_exchange_weak(z, r.z, std::memory_order_acq_rel, std::memory_order_acquire))
-        return r.value;
+        return finish(b->prm, r.value);
     }
   }
 
@@ -408,9 +426,9 @@ class basic_token_bucket {
   /// try_acquire() at the given time.
   [[nodiscard]] limit_decision try_acquire(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.update([&](const params& b, std::uint64_t z) {
-      return limits::detail::acquire_step(b, t, z, n);
-    });
+    return state_.update(
+        [&](const params& b, std::uint64_t z) { return limits::detail::acquire_step(b, t, z, n); },
+        [](const params& b, const limits::detail::acquire_outcome& o) { return limits::detail::decide(b, o); });
   }
 
   /**
@@ -431,9 +449,9 @@ class basic_token_bucket {
   [[nodiscard]] limit_decision reserve(std::uint64_t n, std::chrono::nanoseconds max_wait,
                                        time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.update([&](const params& b, std::uint64_t z) {
-      return limits::detail::reserve_step(b, t, z, n, max_wait);
-    });
+    return state_.update(
+        [&](const params& b, std::uint64_t z) { return limits::detail::reserve_step(b, t, z, n, max_wait); },
+        [](const params&, const limit_decision& d) { return d; });
   }
 
   /**
@@ -447,9 +465,9 @@ class basic_token_bucket {
   /// refund() at the given time.
   std::uint64_t refund(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.update([&](const params& b, std::uint64_t z) {
-      return limits::detail::refund_step(b, t, z, n);
-    });
+    return state_.update(
+        [&](const params& b, std::uint64_t z) { return limits::detail::refund_step(b, t, z, n); },
+        [](const params& b, std::int64_t level) { return limits::detail::whole_tokens(b, level); });
   }
 
   /// Whole tokens available now (0 while borrowed). Thread-safe when S is
