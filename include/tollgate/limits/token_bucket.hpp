@@ -284,7 +284,7 @@ class bucket_storage<false> {
 // a thread still holding the old block then fails its CAS and reloads, so a
 // word is never combined with another block's parameters (no ABA). Retired
 // blocks stay allocated until the bucket is destroyed, because a reader may
-// still be looking at one (48 bytes per reconfiguration).
+// still be looking at one (about 95 heap bytes per reconfiguration).
 struct alignas(64) bucket_block {
   std::atomic<std::uint64_t> z{0};
   bucket_params prm;
