@@ -19,3 +19,8 @@
 #include "pricing/runway.hpp"
 // ledger/
 // limits/
+#include "limits/decision.hpp"
+#include "limits/token_bucket.hpp"
+#include "limits/rolling_window.hpp"
+#include "limits/concurrency_pool.hpp"
+#include "limits/keyed.hpp"
