@@ -1,0 +1,469 @@
+// basic_catalog: usage checks with messages naming model and field, unknown
+// model suggestions, rounding policies, the credit price, overflow, the int64
+// fast path against the exact arithmetic, and construction-time checks.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <tollgate/pricing/catalog.hpp>
+#include <tollgate/pricing/runway.hpp>
+
+using namespace tollgate;
+using Catch::Matchers::Contains;
+using Catch::Matchers::Equals;
+
+namespace {
+
+credits cr(std::string_view s) { return credits::parse(s).value(); }
+
+template <class T>
+std::string message_of(const result<T>& r) {
+  REQUIRE_FALSE(r);
+  return r.error().message();
+}
+
+job video(std::string model, std::int64_t ms) {
+  job j{.model = std::move(model)};
+  j.usage.seconds = media_duration{ms};
+  return j;
+}
+
+template <Rounding R = round_up>
+basic_catalog<R> one(model_spec m, credit_price price = {}) {
+  std::vector<model_spec> v;
+  v.push_back(std::move(m));
+  return basic_catalog<R>(std::move(v), price);
+}
+
+model_spec per_second_model(std::string id, credits price) {
+  return model_spec{.id = std::move(id), .kind = media_kind::video, .rate = per_second{std::move(price)},
+                    .seconds = seconds_range{media_duration{1}, media_duration{100'000}}};
+}
+
+// The catalog_error a list of models raises.
+catalog_error refusal(std::vector<model_spec> models, std::string date = {}) {
+  try {
+    catalog c(std::move(models), credit_price{}, std::move(date));
+  } catch (const catalog_error& e) {
+    return e;
+  }
+  FAIL("the catalog was accepted");
+  return catalog_error(catalog_error::no_model, "", "", "");  // not reached
+}
+
+}  // namespace
+
+TEST_CASE("an unknown model is an error listing the closest known ids") {
+  const catalog& c = runway_catalog();
+  SECTION("a typo") {
+    const auto q = c.quote(video("gen4_trubo", 10'000));
+    CHECK(q.code() == errc::unknown_model);
+    CHECK_THAT(message_of(q), Equals("unknown model 'gen4_trubo'; closest known: gen4_turbo, "
+                                     "gen3a_turbo, gen4_aleph"));
+  }
+  SECTION("case does not count") {
+    CHECK_THAT(message_of(c.quote(video("GEN4_TURBO", 10'000))),
+               Contains("closest known: gen4_turbo,"));
+  }
+  SECTION("the empty id") { CHECK(c.quote(video("", 10'000)).code() == errc::unknown_model); }
+  SECTION("an empty catalog says so") {
+    const catalog empty{std::vector<model_spec>{}};
+    CHECK_THAT(message_of(empty.quote(video("x", 1'000))), Contains("the catalog is empty"));
+  }
+}
+
+TEST_CASE("closest ranks ids by edit distance") {
+  const catalog& c = runway_catalog();
+  CHECK(c.closest("veo3.2", 2) == std::vector<std::string_view>{"veo3.1", "veo3"});
+  CHECK(c.closest("gen4_imgae", 1) == std::vector<std::string_view>{"gen4_image"});  // a swap is one edit
+  CHECK(c.closest("eleven_multilingual_v3", 1) ==
+        std::vector<std::string_view>{"eleven_multilingual_v2"});
+  CHECK(c.closest("anything", 100).size() == c.models().size());
+  CHECK(detail::edit_distance("", "abc") == 3);
+  CHECK(detail::edit_distance("abc", "abc") == 0);
+  CHECK(detail::edit_distance("ab", "ba") == 1);
+  CHECK(detail::edit_distance("kitten", "sitting") == 3);
+}
+
+TEST_CASE("a field the model does not take is refused, naming model and field") {
+  const catalog& c = runway_catalog();
+  job j = video("gen4_turbo", 10'000);
+  SECTION("outputs") {
+    j.usage.outputs = count{1};
+    CHECK(c.quote(j).code() == errc::invalid_usage);
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'gen4_turbo': does not take 'outputs'"));
+  }
+  SECTION("resolution") {
+    j.usage.resolution = "720p";
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'gen4_turbo': does not take 'resolution'"));
+  }
+  SECTION("audio") {
+    j.usage.audio = true;
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'gen4_turbo': does not take 'audio'"));
+  }
+  SECTION("text") {
+    j.usage.text = "hello";
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'gen4_turbo': does not take 'text'"));
+  }
+  SECTION("seconds on an image model") {
+    job img{.model = "gen4_image_turbo"};
+    img.usage.seconds = media_duration{1'000};
+    CHECK_THAT(message_of(c.quote(img)), Equals("model 'gen4_image_turbo': does not take 'seconds'"));
+  }
+}
+
+TEST_CASE("seconds must be given and within the model's range") {
+  const catalog& c = runway_catalog();
+  CHECK(c.quote(video("gen4_turbo", 2'000)));
+  CHECK(c.quote(video("gen4_turbo", 10'000)));
+  SECTION("missing") {
+    CHECK_THAT(message_of(c.quote(job{.model = "gen4_turbo"})),
+               Equals("model 'gen4_turbo': needs 'seconds' (2 to 10)"));
+  }
+  SECTION("zero and negative") {
+    CHECK_THAT(message_of(c.quote(video("gen4_turbo", 0))),
+               Equals("model 'gen4_turbo': 'seconds' must be positive, got 0"));
+    CHECK_THAT(message_of(c.quote(video("gen4_turbo", -2'500))), Contains("got -2.5"));
+  }
+  SECTION("below and above the range") {
+    CHECK_THAT(message_of(c.quote(video("gen4_turbo", 1'999))),
+               Equals("model 'gen4_turbo': 'seconds' must be between 2 and 10, got 1.999"));
+    CHECK_THAT(message_of(c.quote(video("gen4_turbo", 10'001))), Contains("got 10.001"));
+  }
+  SECTION("absurd") {
+    CHECK(c.quote(video("gen4_turbo", std::numeric_limits<std::int64_t>::max())).code() ==
+          errc::invalid_usage);
+  }
+}
+
+TEST_CASE("outputs must be 1 to the model's maximum") {
+  const catalog& c = runway_catalog();
+  job j{.model = "gemini_2.5_flash"};
+  j.usage.outputs = count{4};
+  CHECK(c.quote(j)->charged == credits{20});
+  j.usage.outputs = count{5};
+  CHECK_THAT(message_of(c.quote(j)), Equals("model 'gemini_2.5_flash': 'outputs' must be at most 4, got 5"));
+  j.usage.outputs = count{0};
+  CHECK_THAT(message_of(c.quote(j)), Equals("model 'gemini_2.5_flash': 'outputs' must be at least 1, got 0"));
+  j.usage.outputs = count{-1};
+  CHECK(c.quote(j).code() == errc::invalid_usage);
+}
+
+TEST_CASE("resolution must be one the model allows; priced ones need it") {
+  const catalog& c = runway_catalog();
+  job j{.model = "gen4_image"};
+  SECTION("missing where the price depends on it") {
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'gen4_image': needs 'resolution' (one of 720p, 1080p)"));
+  }
+  SECTION("unknown value") {
+    j.usage.resolution = "4k";
+    CHECK_THAT(message_of(c.quote(j)),
+               Equals("model 'gen4_image': 'resolution' must be one of 720p, 1080p, got '4k'"));
+  }
+  SECTION("allowed but not priced: optional") {
+    job t{.model = "gen4_image_turbo"};
+    CHECK(c.quote(t)->charged == credits{2});
+    t.usage.resolution = "1080p";
+    CHECK(c.quote(t)->charged == credits{2});
+    t.usage.resolution = "480p";
+    CHECK(c.quote(t).code() == errc::invalid_usage);
+  }
+}
+
+TEST_CASE("text must be present, non-empty, valid UTF-8 and within the limit") {
+  const catalog& c = runway_catalog();
+  job j{.model = "eleven_multilingual_v2"};
+  SECTION("missing") {
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'eleven_multilingual_v2': needs 'text'"));
+  }
+  SECTION("empty") {
+    j.usage.text = "";
+    CHECK_THAT(message_of(c.quote(j)), Equals("model 'eleven_multilingual_v2': 'text' is empty"));
+  }
+  SECTION("invalid UTF-8: the code and the byte offset") {
+    j.usage.text = "caf\xC3";
+    const auto q = c.quote(j);
+    CHECK(q.code() == errc::invalid_utf8);
+    CHECK_THAT(message_of(q), Contains("model 'eleven_multilingual_v2': 'text' is not valid UTF-8"));
+    CHECK_THAT(message_of(q), Contains("at byte 3"));
+  }
+  SECTION("too long, counted in code points") {
+    std::string t;
+    for (int i = 0; i < 10'000; ++i) t += "\xC3\xA9";  // 20000 bytes, 10000 characters
+    j.usage.text = t;
+    CHECK(c.quote(j)->charged == credits{200});
+    j.usage.text = t + "!";
+    CHECK_THAT(message_of(c.quote(j)),
+               Equals("model 'eleven_multilingual_v2': 'text' must have at most 10000 characters, got 10001"));
+  }
+}
+
+TEST_CASE("the rounding policy turns the exact cost into the charge") {
+  // 1.25 credits a second: exact costs with fractions of a credit.
+  const model_spec m = per_second_model("frac", cr("1.25"));
+  const auto quote = [&](const auto& catalog, std::int64_t ms) { return catalog.quote(video("frac", ms)).value(); };
+  SECTION("round_up (the default)") {
+    const catalog c = one(m);
+    auto q = quote(c, 2'000);
+    CHECK(q.exact == cr("2.5"));
+    CHECK(q.charged == credits{3});
+    CHECK(q.usd == usd::parse("0.03").value());
+    CHECK(q.rounding == "round_up");
+    CHECK(quote(c, 4'000).charged == credits{5});  // whole stays whole
+    CHECK(quote(c, 1'000).charged == credits{2});  // 1.25 -> 2
+  }
+  SECTION("half_up") {
+    const auto c = one<half_up>(m);
+    CHECK(quote(c, 2'000).charged == credits{3});  // 2.5 -> 3
+    CHECK(quote(c, 1'000).charged == credits{1});  // 1.25 -> 1
+    CHECK(quote(c, 3'000).charged == credits{4});  // 3.75 -> 4
+    CHECK(quote(c, 1'000).rounding == "half_up");
+  }
+  SECTION("exact") {
+    const auto c = one<exact>(m);
+    auto q = quote(c, 1'000);
+    CHECK(q.charged == cr("1.25"));
+    CHECK(q.usd == usd::parse("0.0125").value());
+    CHECK(q.rounding == "exact");
+  }
+  SECTION("a catalog re-made with another policy") {
+    const basic_catalog<exact> c{runway_catalog()};
+    job j{.model = "eleven_multilingual_v2"};
+    j.usage.text = "hi";
+    CHECK(c.quote(j)->charged == credits{1});
+    CHECK(c.price_list_date() == runway_price_list_date);
+    CHECK(c.models().size() == runway_catalog().models().size());
+  }
+}
+
+TEST_CASE("the credit price converts the charge to dollars") {
+  const model_spec m = per_second_model("m", credits{5});
+  SECTION("default $0.01") { CHECK(one(m).quote(video("m", 10'000))->usd == usd::parse("0.5").value()); }
+  SECTION("$0.012") {
+    const auto c = one(m, credit_price{usd::parse("0.012").value()});
+    CHECK(c.quote(video("m", 10'000))->usd == usd::parse("0.6").value());
+    CHECK(c.price().per_credit() == usd::parse("0.012").value());
+  }
+  SECTION("usd prints with two decimals") {
+    CHECK(one(m).quote(video("m", 10'000))->usd.to_string() == "0.50");
+  }
+}
+
+TEST_CASE("overflow while quoting is errc::overflow") {
+  SECTION("rounding the largest amount up") {
+    const auto c = one(model_spec{.id = "max", .kind = media_kind::image,
+                                  .rate = flat{credits::from_raw(credits::max().raw() - 1)}});
+    const auto q = c.quote(job{.model = "max"});
+    CHECK(q.code() == errc::overflow);
+    CHECK_THAT(message_of(q), Contains("model 'max'"));
+  }
+  SECTION("the dollar value") {
+    const auto c = one(model_spec{.id = "big", .kind = media_kind::image, .rate = flat{credits::max()}},
+                       credit_price{usd{1'000}});
+    CHECK(one<exact>(model_spec{.id = "big", .kind = media_kind::image, .rate = flat{credits::max()}},
+                     credit_price{usd{1'000}})
+              .quote(job{.model = "big"})
+              .code() == errc::overflow);
+    CHECK(c.quote(job{.model = "big"}).code() == errc::overflow);
+  }
+  SECTION("a price times seconds") {
+    const auto c = one(per_second_model("p", credits::max()));
+    CHECK(c.quote(video("p", 2'000)).code() == errc::overflow);
+  }
+  SECTION("beyond int64, within 128 bits: exact") {
+    const auto c = one(model_spec{.id = "t", .kind = media_kind::image,
+                                  .rate = flat{credits{10'000'000'000'000}}});  // 1e19 micro-credits
+    const auto q = c.quote(job{.model = "t"}).value();
+    CHECK(q.charged == credits{10'000'000'000'000});
+    CHECK(q.usd == usd{100'000'000'000});
+  }
+}
+
+TEST_CASE("the int64 fast path agrees with the exact 128-bit arithmetic") {
+  const auto seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t min = std::numeric_limits<std::int64_t>::min();
+  std::vector<std::int64_t> raws = {0, 1, -1, 499'999, 500'000, 500'001, 999'999, 1'000'000,
+                                    -500'000, -1'500'000, max, max - 1, min, min + 1, max / 1000};
+  std::vector<std::int64_t> prices = {1, 10'000, 12'345, 999'999, 1'000'000, 1'000'000'000, max};
+  for (int i = 0; i < 2'000; ++i) {
+    const int shift = static_cast<int>(rng() % 63);
+    raws.push_back(static_cast<std::int64_t>(rng() >> (shift + 1)) * (rng() % 4 == 0 ? -1 : 1));
+    prices.push_back(1 + static_cast<std::int64_t>(rng() >> (1 + rng() % 63)));
+  }
+  auto agree = [&](auto policy) {
+    using R = decltype(policy);
+    std::size_t fast = 0;
+    for (std::size_t i = 0; i < raws.size(); ++i) {
+      const std::int64_t raw = raws[i];
+      const std::int64_t price = prices[i % prices.size()];
+      std::int64_t charged = 0, dollars = 0;
+      if (!detail::fast_charge<R>(raw, price, charged, dollars)) continue;
+      ++fast;
+      INFO("raw " << raw << " price " << price << " policy " << R::name);
+      const credits slow_charged = R::apply(credits::from_raw(raw));
+      const usd slow_usd = credit_price{usd::from_raw(price)}.to_usd(slow_charged);
+      REQUIRE(credits::from_raw(charged) == slow_charged);
+      REQUIRE(usd::from_raw(dollars) == slow_usd);
+    }
+    CHECK(fast > raws.size() / 4);  // the fast path does get exercised
+  };
+  agree(round_up{});
+  agree(half_up{});
+  agree(exact{});
+}
+
+TEST_CASE("a quote's lines add up to its exact cost, and it names the model") {
+  const catalog c({model_spec{.id = "combo", .kind = media_kind::video,
+                              .rate = sum_of{per_second{credits{5}}, flat{cr("0.5")}},
+                              .seconds = seconds_range{media_duration{1'000}, media_duration{10'000}}}});
+  const auto q = c.quote(video("combo", 3'500)).value();
+  CHECK(q.model == "combo");
+  CHECK(q.kind == media_kind::video);
+  CHECK(q.exact == cr("20.5"));
+  CHECK(q.charged == credits{21});
+  CHECK(q.lines.size() == 2);
+  CHECK(q.lines.total() == q.exact);
+}
+
+TEST_CASE("a rate error is prefixed with the model") {
+  struct failing {
+    [[nodiscard]] result<credits> cost(const usage&) const {
+      return result<credits>(errc::invalid_usage, "no such thing");
+    }
+  };
+  struct negative {
+    [[nodiscard]] result<credits> cost(const usage&) const { return credits{-1}; }
+  };
+  const catalog c({model_spec{.id = "f", .kind = media_kind::image, .rate = failing{}},
+                   model_spec{.id = "n", .kind = media_kind::image, .rate = negative{}}});
+  CHECK_THAT(message_of(c.quote(job{.model = "f"})), Equals("model 'f': no such thing"));
+  CHECK(c.quote(job{.model = "n"}).code() == errc::invalid_argument);
+}
+
+TEST_CASE("a catalog refuses inconsistent models at construction") {
+  const auto ok = [] { return per_second_model("ok", credits{1}); };
+  SECTION("empty id") {
+    auto m = ok();
+    m.id = "";
+    const auto e = refusal({m});
+    CHECK(e.index() == 0);
+    CHECK(e.field() == "id");
+  }
+  SECTION("id with a space") {
+    auto m = ok();
+    m.id = "gen 4";
+    CHECK(refusal({m}).field() == "id");
+  }
+  SECTION("repeated id") {
+    const auto e = refusal({ok(), per_second_model("other", credits{1}), ok()});
+    CHECK(e.index() == 2);
+    CHECK(e.model() == "ok");
+    CHECK(e.field() == "id");
+    CHECK(e.reason() == "repeats models[0]");
+    CHECK_THAT(std::string(e.what()), Equals("invalid catalog: model 'ok' (models[2]): id: repeats models[0]"));
+  }
+  SECTION("no rate") {
+    auto m = ok();
+    m.rate = any_rate{};
+    CHECK(refusal({m}).field() == "rate");
+  }
+  SECTION("seconds.min not positive") {
+    auto m = ok();
+    m.seconds->min = media_duration{0};
+    CHECK(refusal({m}).field() == "seconds.min");
+  }
+  SECTION("seconds.max below min") {
+    auto m = ok();
+    m.seconds = seconds_range{media_duration{5'000}, media_duration{4'000}};
+    const auto e = refusal({m});
+    CHECK(e.field() == "seconds.max");
+    CHECK_THAT(e.reason(), Contains("seconds.min (5)"));
+  }
+  SECTION("outputs.max below 1") {
+    CHECK(refusal({model_spec{.id = "i", .kind = media_kind::image, .rate = per_generation{credits{1}},
+                              .outputs = outputs_range{0}}})
+              .field() == "outputs.max");
+  }
+  SECTION("text.max_characters below 1") {
+    CHECK(refusal({model_spec{.id = "t", .kind = media_kind::audio, .rate = per_characters{credits{1}, 50},
+                              .text = text_range{0}}})
+              .field() == "text.max_characters");
+  }
+  SECTION("a rate that reads seconds on a model without a seconds range") {
+    auto m = ok();
+    m.seconds.reset();
+    CHECK(refusal({m}).field() == "seconds");
+  }
+  SECTION("a rate that reads text on a model without a text range") {
+    CHECK(refusal({model_spec{.id = "t", .kind = media_kind::audio, .rate = per_characters{credits{1}, 50}}})
+              .field() == "text");
+  }
+  SECTION("an audio price on a model that does not take audio") {
+    auto m = ok();
+    m.rate = per_second{credits{1}, credits{2}};
+    CHECK(refusal({m}).field() == "audio");
+  }
+  SECTION("an allowed resolution with no price") {
+    model_spec m{.id = "img", .kind = media_kind::image,
+                 .rate = per_generation{std::vector<resolution_price>{{"720p", credits{5}}}},
+                 .outputs = outputs_range{4}, .resolutions = {"720p", "1080p"}};
+    const auto e = refusal({m});
+    CHECK(e.field() == "resolutions[1]");
+    CHECK(e.reason() == "'1080p' has no price in the rate");
+  }
+  SECTION("a repeated resolution") {
+    model_spec m{.id = "img", .kind = media_kind::image, .rate = per_generation{credits{5}},
+                 .outputs = outputs_range{4}, .resolutions = {"720p", "720p"}};
+    CHECK(refusal({m}).field() == "resolutions[1]");
+  }
+  SECTION("a malformed price-list date") {
+    const auto e = refusal({ok()}, "Nov 1st");
+    CHECK(e.index() == catalog_error::no_model);
+    CHECK(e.field() == "price_list_date");
+  }
+}
+
+TEST_CASE("allowed resolutions default to the rate's priced ones") {
+  const catalog c({model_spec{.id = "img", .kind = media_kind::image,
+                              .rate = per_generation{std::vector<resolution_price>{
+                                  {"sd", credits{1}}, {"hd", credits{2}}}},
+                              .outputs = outputs_range{2}}});
+  CHECK(c.find("img")->resolutions == std::vector<std::string>{"sd", "hd"});
+  job j{.model = "img"};
+  j.usage.resolution = "hd";
+  CHECK(c.quote(j)->charged == credits{2});
+}
+
+TEST_CASE("a catalog is a value: a copy quotes the same after the original is gone") {
+  std::optional<catalog> original(std::in_place, runway_models());
+  const catalog copy = *original;
+  original.reset();
+  CHECK(copy.quote(video("gen4_turbo", 10'000))->charged == credits{50});
+  CHECK(copy.find("veo3") != nullptr);
+  CHECK(copy.find("veo4") == nullptr);
+  CHECK(copy.contains("upscale_v1"));
+}
+
+TEST_CASE("a user-defined rate prices through the catalog") {
+  struct per_output_squared {
+    [[nodiscard]] result<credits> cost(const usage& u) const {
+      const std::int64_t n = u.outputs ? u.outputs->value : 1;
+      return credits{n * n};
+    }
+  };
+  const catalog c({model_spec{.id = "sq", .kind = media_kind::image, .rate = per_output_squared{},
+                              .outputs = outputs_range{10}}});
+  job j{.model = "sq"};
+  j.usage.outputs = count{3};
+  const auto q = c.quote(j).value();
+  CHECK(q.charged == credits{9});
+  CHECK(q.lines.size() == 1);
+  CHECK(q.lines[0].item == "rate");
+}
