@@ -18,6 +18,7 @@
 #include "pricing/catalog.hpp"
 #include "pricing/runway.hpp"
 // ledger/
+#include "ledger/ledger.hpp"
 // limits/
 #include "limits/decision.hpp"
 #include "limits/token_bucket.hpp"

@@ -294,14 +294,16 @@ class state {
     return r;
   }
 
-  /// Settles every timed-out hold and expired grant at `now`. Returns how
-  /// many holds and grants it settled; when 0, nothing changed at all.
+  /// Settles every timed-out hold and expired grant at `now`. Returns the
+  /// number of settlement entries written (one per hold released, one per
+  /// grant remainder written off); when 0, nothing changed at all.
   [[nodiscard]] u64 expire_all(i64 now) {
     const savepoint sp = mark();
     const u64 id = next_op_++;
     last_time_ = now;
-    u64 n = 0;
-    for (u32 a = 0; a < accounts_.size(); ++a) n += settle(a, now, id);
+    const std::size_t before = entries_.size();
+    for (u32 a = 0; a < accounts_.size(); ++a) (void)settle(a, now, id);
+    const u64 n = entries_.size() - before;
     if (n == 0) rollback(sp);
     return n;
   }
@@ -526,8 +528,7 @@ class state {
       add(e.from == party::customer ? avail[e.account] : sys[static_cast<u8>(e.from)], -e.amount);
       add(e.to == party::customer ? avail[e.account] : sys[static_cast<u8>(e.to)], e.amount);
       if (overflowed) return fail("no_overflow", fmt::format("entry {} overflows a balance", i));
-      if ((e.from == party::customer || e.to == party::customer) &&
-          avail[e.account] != e.available_after)
+      if (avail[e.account] != e.available_after)
         return fail("entries_sum", fmt::format("entry {} says {} available after, the entries sum to {}",
                                                i, credit_text(e.available_after),
                                                credit_text(avail[e.account])));
@@ -944,13 +945,6 @@ class state {
   void close_hold(u64 id, hold_status status, i128 captured, i64 now, u64 op) {
     const hold_rec h = holds_[id - 1];
     const u32 a = h.account;
-    i128 to_capture = captured;
-    for (u64 p = h.parts_begin; p < h.parts_begin + h.parts_count; ++p) {
-      const hold_part part = parts_[p];
-      const i128 take = std::min(part.amount, to_capture);
-      to_capture -= take;
-      if (part.amount > take) give_back(a, part.grant, part.amount - take);
-    }
     acct_mut(a).held -= h.amount;
     auto& open = accounts_[a].open_holds;
     const auto it = std::lower_bound(open.begin(), open.end(), id);
@@ -965,7 +959,16 @@ class state {
     open.erase(it);
     recompute_hold_deadline(a);
     hold_set(id, hold_mut{status, now, captured});
+    // The capture entry comes first: it leaves available alone, so its
+    // available_after is the balance before the remainder comes back.
     if (captured > 0) post(a, entry_kind::capture, party::holds, party::usage, captured, op, now, id);
+    i128 to_capture = captured;
+    for (u64 p = h.parts_begin; p < h.parts_begin + h.parts_count; ++p) {
+      const hold_part part = parts_[p];
+      const i128 take = std::min(part.amount, to_capture);
+      to_capture -= take;
+      if (part.amount > take) give_back(a, part.grant, part.amount - take);
+    }
     if (h.amount > captured)
       post(a, status == hold_status::expired ? entry_kind::hold_expired : entry_kind::release,
            party::holds, party::customer, h.amount - captured, op, now, id);

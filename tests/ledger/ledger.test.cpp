@@ -1,0 +1,444 @@
+// basic_ledger behaviours, one TEST_CASE each: accounts, purchases, grants,
+// holds and their timeouts, charges, adjustments, idempotency keys, batches
+// with linked chains, double entry, overflow, and ledger time.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <tollgate/ledger/ledger.hpp>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace tollgate::literals;
+using tollgate::credits;
+using tollgate::errc;
+using tollgate::hold_id;
+using tollgate::manual_clock;
+using tollgate::usd;
+using test_support::raw;
+
+using test_ledger =
+    tollgate::basic_ledger<tollgate::ledger_traits<manual_clock, tollgate::memory_storage,
+                                                   tollgate::single_thread>>;
+using op = test_ledger::operation;
+
+credits c(const char* s) { return credits::parse(s).value(); }
+usd d(const char* s) { return usd::parse(s).value(); }
+
+struct fixture {
+  manual_clock clock{manual_clock::time_point(1000s)};
+  test_ledger l{tollgate::ledger_options{}, clock};
+
+  credits available(const char* a) { return l.balance(a).value().available; }
+  credits held(const char* a) { return l.balance(a).value().held; }
+};
+
+}  // namespace
+
+TEST_CASE("account ids are 1 to 128 printable ASCII bytes", "[ledger]") {
+  fixture f;
+  for (std::string bad : {std::string(), std::string(129, 'a'), std::string("tab\there"),
+                          std::string("caf\xc3\xa9"), std::string("nul\0x", 5)}) {
+    auto r = f.l.purchase(bad, 10_usd, "k");
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_account);
+    CHECK(r.error().message().find("account id") != std::string::npos);
+    CHECK(f.l.balance(bad).code() == errc::invalid_account);
+  }
+  CHECK(f.l.purchase(std::string(128, 'a'), 10_usd, "k"));
+  CHECK(f.l.purchase("with space ~!", 10_usd, "k2"));
+  CHECK(f.l.accounts().size() == 2);
+}
+
+TEST_CASE("idempotency keys are 1 to 128 printable ASCII bytes", "[ledger]") {
+  fixture f;
+  CHECK(f.l.purchase("acme", 10_usd, "").code() == errc::invalid_argument);
+  CHECK(f.l.purchase("acme", 10_usd, std::string(129, 'k')).code() == errc::invalid_argument);
+  CHECK(f.l.purchase("acme", 10_usd, "bad\nkey").code() == errc::invalid_argument);
+  CHECK(f.l.accounts().empty());
+}
+
+TEST_CASE("an unknown account has a zero balance", "[ledger]") {
+  fixture f;
+  auto b = f.l.balance("nobody");
+  REQUIRE(b);
+  CHECK(b->available == 0_cr);
+  CHECK(b->held == 0_cr);
+  CHECK_FALSE(b->first_purchase);
+  CHECK(f.l.statement("nobody").value().empty());
+}
+
+TEST_CASE("purchase: credits at the account's price, truncated, recorded as a purchase", "[ledger]") {
+  fixture f;
+  SECTION("default price $0.01") {
+    auto r = f.l.purchase("acme", 10_usd, "p1");
+    REQUIRE(r);
+    CHECK(r->amount == 1000_cr);
+    CHECK(r->paid == 10_usd);
+    CHECK(r->kind == tollgate::operation_kind::purchase);
+    auto b = f.l.balance("acme").value();
+    CHECK(b.available == 1000_cr);
+    CHECK(b.purchased == 1000_cr);
+    CHECK(b.purchased_usd == 10_usd);
+    REQUIRE(b.first_purchase);
+    CHECK(*b.first_purchase == manual_clock::time_point(1000s));
+  }
+  SECTION("first purchase time stays the first") {
+    REQUIRE(f.l.purchase("acme", 10_usd, "p1"));
+    f.clock.advance(1h);
+    REQUIRE(f.l.purchase("acme", 5_usd, "p2"));
+    auto b = f.l.balance("acme").value();
+    CHECK(*b.first_purchase == manual_clock::time_point(1000s));
+    CHECK(b.purchased_usd == 15_usd);
+  }
+  SECTION("a customer never gets credits they did not pay for") {
+    REQUIRE(f.l.set_price("acme", tollgate::credit_price(d("0.03")), "price"));
+    auto r = f.l.purchase("acme", d("0.01"), "p1");
+    REQUIRE(r);
+    CHECK(r->amount == c("0.333333"));  // 0.3333333... truncated at the micro-credit
+  }
+  SECTION("a set price applies to later purchases only of that account") {
+    REQUIRE(f.l.set_price("bigco", tollgate::credit_price(d("0.005")), "price"));
+    CHECK(f.l.purchase("bigco", 10_usd, "p1")->amount == 2000_cr);
+    CHECK(f.l.purchase("acme", 10_usd, "p2")->amount == 1000_cr);
+  }
+  SECTION("nothing for nothing") {
+    auto r = f.l.purchase("acme", 0_usd, "p1");
+    CHECK(r.code() == errc::invalid_amount);
+    REQUIRE(f.l.set_price("acme", tollgate::credit_price(1000_usd), "price"));
+    r = f.l.purchase("acme", d("0.000001"), "p2");
+    CHECK(r.code() == errc::invalid_amount);
+    CHECK(r.error().message().find("buys no credits") != std::string::npos);
+  }
+}
+
+TEST_CASE("grants are spent before purchases, soonest expiry first, and expire", "[ledger]") {
+  fixture f;
+  const auto t0 = f.clock.now();
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));                        // 100 paid
+  REQUIRE(f.l.grant("acme", 10_cr, "g-late", t0 + 100s));           // expires later
+  REQUIRE(f.l.grant("acme", 20_cr, "g-never"));                     // never expires
+  REQUIRE(f.l.grant("acme", 5_cr, "g-soon", t0 + 10s));             // expires first
+  CHECK(f.l.balance("acme")->granted == 35_cr);
+  REQUIRE(f.l.charge("acme", 7_cr, "c1"));  // 5 from g-soon, 2 from g-late
+  auto b = f.l.balance("acme").value();
+  CHECK(b.available == 128_cr);
+  CHECK(b.granted == 28_cr);
+  f.clock.advance(200s);  // g-late (8 left) has expired
+  b = f.l.balance("acme").value();
+  CHECK(b.granted == 20_cr);
+  CHECK(b.available == 120_cr);
+  // The write-off is an explicit entry, written on the next touch.
+  REQUIRE(f.l.charge("acme", 1_cr, "c2"));
+  auto st = f.l.statement("acme").value();
+  bool wrote_off = false;
+  for (const auto& e : st)
+    if (e.kind == tollgate::entry_kind::grant_expired) {
+      wrote_off = true;
+      CHECK(e.amount == 8_cr);
+      CHECK(e.to == tollgate::party::expired);
+    }
+  CHECK(wrote_off);
+  CHECK(f.l.balance("acme")->granted == 19_cr);  // the never-expiring grant is next
+  CHECK(f.l.totals().balances[static_cast<int>(tollgate::party::expired)] == 8_cr);
+  SECTION("a grant must expire in the future") {
+    CHECK(f.l.grant("acme", 1_cr, "g-past", f.clock.now()).code() == errc::invalid_argument);
+  }
+}
+
+TEST_CASE("a hold reserves credits; capture takes part and releases the rest", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  auto h = f.l.hold("acme", 30_cr, "h1");
+  REQUIRE(h);
+  CHECK(h->hold == hold_id{1});
+  CHECK(f.available("acme") == 70_cr);
+  CHECK(f.held("acme") == 30_cr);
+  SECTION("capture part") {
+    auto r = f.l.capture(h->hold, c("12.5"), "cap");
+    REQUIRE(r);
+    CHECK(r->amount == c("12.5"));
+    CHECK(r->released == c("17.5"));
+    CHECK(f.available("acme") == c("87.5"));
+    CHECK(f.held("acme") == 0_cr);
+    auto again = f.l.capture(h->hold, 1_cr, "cap2");
+    CHECK(again.code() == errc::unknown_hold);
+    CHECK(again.error().message().find("already captured") != std::string::npos);
+  }
+  SECTION("capture more than held") {
+    auto r = f.l.capture(h->hold, 31_cr, "cap");
+    CHECK(r.code() == errc::hold_exceeded);
+    CHECK(f.held("acme") == 30_cr);
+  }
+  SECTION("release returns it all") {
+    auto r = f.l.release(h->hold, "rel");
+    REQUIRE(r);
+    CHECK(r->amount == 30_cr);
+    CHECK(f.available("acme") == 100_cr);
+    CHECK(f.l.release(h->hold, "rel2").error().message().find("already released") != std::string::npos);
+  }
+  SECTION("capture zero releases everything") {
+    REQUIRE(f.l.capture(h->hold, 0_cr, "cap"));
+    CHECK(f.available("acme") == 100_cr);
+  }
+  SECTION("unknown holds") {
+    CHECK(f.l.capture(hold_id{99}, 1_cr, "x").code() == errc::unknown_hold);
+    CHECK(f.l.release(hold_id{0}, "y").code() == errc::unknown_hold);
+  }
+  SECTION("insufficient credits name what is available and what is held") {
+    auto r = f.l.hold("acme", 71_cr, "h2");
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::insufficient_credits);
+    CHECK(r.error().message() ==
+          "account 'acme' has 70 credits available, the hold needs 71 (30 more are held by open "
+          "holds); buy more credits or lower the cost");
+  }
+}
+
+TEST_CASE("a hold past its timeout is released on the next touch and by expire_holds", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  auto h = f.l.hold("acme", 40_cr, "h1", std::chrono::nanoseconds(30s));
+  REQUIRE(h);
+  f.clock.advance(29s);
+  CHECK(f.held("acme") == 40_cr);
+  f.clock.advance(1s);
+  CHECK(f.held("acme") == 0_cr);  // balance shows it settled already
+  CHECK(f.available("acme") == 100_cr);
+  SECTION("the next touch writes the release") {
+    REQUIRE(f.l.charge("acme", 1_cr, "c"));
+    auto st = f.l.statement("acme").value();
+    REQUIRE(st.size() == 4);
+    CHECK(st[2].kind == tollgate::entry_kind::hold_expired);
+    CHECK(st[2].ref == 1);
+    auto cap = f.l.capture(h->hold, 1_cr, "late");
+    CHECK(cap.code() == errc::unknown_hold);
+    CHECK(cap.error().message().find("timed out") != std::string::npos);
+  }
+  SECTION("expire_holds writes it") {
+    auto n = f.l.expire_holds();
+    REQUIRE(n);
+    CHECK(*n == 1);
+    CHECK(*f.l.expire_holds() == 0);
+    CHECK(f.l.statement("acme").value().back().kind == tollgate::entry_kind::hold_expired);
+  }
+  SECTION("a capture after the timeout fails and leaves no trace") {
+    CHECK(f.l.capture(h->hold, 1_cr, "late").code() == errc::unknown_hold);
+    CHECK(f.l.statement("acme").value().size() == 2);
+  }
+}
+
+TEST_CASE("charge is hold and capture in one and never overdraws", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", d("0.125"), "p"));  // 12.5 credits
+  auto r = f.l.charge("acme", 50_cr, "job-1");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message() ==
+        "account 'acme' has 12.5 credits available, the charge needs 50; buy more credits or "
+        "lower the cost");
+  REQUIRE(f.l.charge("acme", c("12.5"), "job-2"));
+  CHECK(f.available("acme") == 0_cr);
+  CHECK(f.l.charge("acme", c("0.000001"), "job-3").code() == errc::insufficient_credits);
+  CHECK(f.l.charge("nobody", 1_cr, "job-4").code() == errc::insufficient_credits);
+  CHECK(f.l.charge("acme", 0_cr, "job-5").code() == errc::invalid_amount);
+  CHECK(f.l.charge("acme", -1_cr, "job-6").code() == errc::invalid_amount);
+  CHECK(f.l.totals().balances[static_cast<int>(tollgate::party::usage)] == c("12.5"));
+}
+
+TEST_CASE("adjustments are explicit, signed and carry a reason", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  REQUIRE(f.l.adjust("acme", 5_cr, "a1", "refund for failed render #42"));
+  REQUIRE(f.l.adjust("acme", -3_cr, "a2", "double credit in ticket 7"));
+  CHECK(f.available("acme") == 102_cr);
+  CHECK(f.l.adjust("acme", 0_cr, "a3", "x").code() == errc::invalid_amount);
+  CHECK(f.l.adjust("acme", 1_cr, "a4", "").code() == errc::invalid_argument);
+  CHECK(f.l.adjust("acme", 1_cr, "a5", "bell\a").code() == errc::invalid_argument);
+  CHECK(f.l.adjust("acme", -1000_cr, "a6", "too much").code() == errc::insufficient_credits);
+  auto st = f.l.statement("acme").value();
+  REQUIRE(st.size() == 3);
+  CHECK(st[1].reason == "refund for failed render #42");
+  CHECK(st[2].reason == "double credit in ticket 7");
+  CHECK(st[2].from == tollgate::party::customer);
+  CHECK(st[2].to == tollgate::party::adjustments);
+  CHECK(f.l.balance("acme")->purchased == 100_cr);  // adjustments are not purchases
+}
+
+TEST_CASE("same key, same request: the first result, no second effect", "[ledger][idempotency]") {
+  fixture f;
+  auto first = f.l.purchase("acme", 10_usd, "order-1");
+  REQUIRE(first);
+  CHECK_FALSE(first->replayed);
+  f.clock.advance(5s);
+  auto again = f.l.purchase("acme", 10_usd, "order-1");
+  REQUIRE(again);
+  CHECK(again->replayed);
+  CHECK(again->op == first->op);
+  CHECK(again->amount == first->amount);
+  CHECK(again->at == first->at);
+  CHECK(f.available("acme") == 1000_cr);
+  auto h1 = f.l.hold("acme", 5_cr, "job-1");
+  auto h2 = f.l.hold("acme", 5_cr, "job-1");
+  CHECK(h2->hold == h1->hold);
+  CHECK(f.held("acme") == 5_cr);
+  auto looked = f.l.lookup("job-1");
+  REQUIRE(looked);
+  CHECK(looked->hold == h1->hold);
+  CHECK_FALSE(f.l.lookup("never-used"));
+}
+
+TEST_CASE("same key, different request: idempotency_conflict naming both", "[ledger][idempotency]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 10_usd, "k"));
+  auto r = f.l.purchase("acme", 11_usd, "k");
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::idempotency_conflict);
+  CHECK(r.error().message() ==
+        "idempotency key 'k' was already used for a purchase of $10.00 for account 'acme'; this "
+        "request is a purchase of $11.00 for account 'acme'. Use a new key for a new request");
+  CHECK(f.l.purchase("globex", 10_usd, "k").code() == errc::idempotency_conflict);
+  CHECK(f.l.charge("acme", 1_cr, "k").code() == errc::idempotency_conflict);
+  CHECK(f.available("acme") == 1000_cr);
+}
+
+TEST_CASE("a failed operation does not use up its key", "[ledger][idempotency]") {
+  fixture f;
+  CHECK(f.l.charge("acme", 5_cr, "job").code() == errc::insufficient_credits);
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  auto r = f.l.charge("acme", 5_cr, "job");
+  REQUIRE(r);
+  CHECK_FALSE(r->replayed);
+}
+
+TEST_CASE("keys are forgotten after the retention", "[ledger][idempotency]") {
+  manual_clock clock{manual_clock::time_point(1000s)};
+  tollgate::ledger_options o;
+  o.key_retention = 1h;
+  test_ledger l(o, clock);
+  REQUIRE(l.purchase("acme", 1_usd, "p"));
+  REQUIRE(l.charge("acme", 1_cr, "job"));
+  clock.advance(59min);
+  CHECK(l.charge("acme", 1_cr, "job")->replayed);
+  clock.advance(2min);
+  REQUIRE(l.charge("acme", 2_cr, "other"));  // a write lets the ledger forget old keys
+  CHECK_FALSE(l.lookup("job"));
+  auto r = l.charge("acme", 1_cr, "job");
+  REQUIRE(r);
+  CHECK_FALSE(r->replayed);  // a new operation now
+  CHECK(l.balance("acme")->available == 96_cr);
+}
+
+TEST_CASE("batches: linked chains succeed or fail as a whole", "[ledger][batch]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  SECTION("a good chain applies in order") {
+    std::vector<op> ops{op::purchase("globex", 1_usd, "b1").link(), op::charge("globex", 60_cr, "b2").link(),
+                        op::charge("globex", 40_cr, "b3")};
+    auto r = f.l.apply(ops);
+    REQUIRE(r.size() == 3);
+    for (auto& x : r) CHECK(x);
+    CHECK(f.available("globex") == 0_cr);
+  }
+  SECTION("a failing chain leaves no trace, not even its keys") {
+    std::vector<op> ops{op::charge("acme", 10_cr, "ok-alone"),
+                        op::purchase("globex", 1_usd, "c1").link(),
+                        op::charge("globex", 60_cr, "c2").link(),
+                        op::charge("globex", 41_cr, "c3"),  // too much: the chain fails
+                        op::charge("acme", 5_cr, "after")};
+    auto r = f.l.apply(ops);
+    REQUIRE(r.size() == 5);
+    CHECK(r[0]);
+    CHECK(r[1].code() == errc::insufficient_credits);
+    CHECK(r[1].error().message().find("not applied: operation 3") == 0);
+    CHECK(r[2].code() == errc::insufficient_credits);
+    CHECK(r[3].code() == errc::insufficient_credits);
+    CHECK(r[4]);
+    CHECK(f.available("acme") == 85_cr);
+    CHECK(f.available("globex") == 0_cr);
+    CHECK_FALSE(f.l.lookup("c1"));
+    CHECK(f.l.accounts().size() == 1);
+    REQUIRE(f.l.check_invariants());
+  }
+  SECTION("a chain left open is refused") {
+    std::vector<op> ops{op::charge("acme", 1_cr, "x").link()};
+    auto r = f.l.apply(ops);
+    CHECK(r[0].code() == errc::invalid_argument);
+    CHECK(f.available("acme") == 100_cr);
+  }
+  SECTION("a hold and its capture in one chain") {
+    // The hold id is known in advance: ids are handed out in order.
+    std::vector<op> ops{op::hold_credits("acme", 10_cr, "h").link(), op::capture(hold_id{1}, 4_cr, "cap")};
+    auto r = f.l.apply(ops);
+    REQUIRE(r[1]);
+    CHECK(r[1]->released == 6_cr);
+    CHECK(f.available("acme") == 96_cr);
+  }
+}
+
+TEST_CASE("double entry: every balance is the sum of its entries, the book sums to zero", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 2_usd, "p"));
+  REQUIRE(f.l.grant("acme", 20_cr, "g", f.clock.now() + 10s));
+  auto h = f.l.hold("acme", 50_cr, "h");
+  REQUIRE(f.l.capture(h->hold, 30_cr, "c"));
+  REQUIRE(f.l.charge("acme", 5_cr, "ch"));
+  REQUIRE(f.l.adjust("acme", 3_cr, "a", "goodwill"));
+  f.clock.advance(1min);
+  REQUIRE(f.l.expire_holds());
+  auto st = f.l.statement("acme").value();
+  credits sum;
+  for (const auto& e : st) {
+    CHECK(e.amount.is_positive());
+    if (e.to == tollgate::party::customer) sum += e.amount;
+    if (e.from == tollgate::party::customer) sum -= e.amount;
+    CHECK(e.available_after == sum);
+  }
+  CHECK(sum == f.available("acme"));
+  const auto t = f.l.totals();
+  credits total;
+  for (const auto& b : t.balances) total += b;
+  CHECK(total == 0_cr);
+  CHECK(t.balances[static_cast<int>(tollgate::party::sales)] == -200_cr);
+  CHECK(f.l.check_invariants());
+}
+
+TEST_CASE("amounts beyond the ledger's range are refused with no change", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  const credits huge = credits::from_raw(credits::rep(1) << 126);
+  auto r = f.l.grant("acme", huge, "g");
+  CHECK(r.code() == errc::overflow);
+  r = f.l.grant("acme", credits::max(), "g2");
+  CHECK(r.code() == errc::overflow);
+  r = f.l.purchase("acme", usd::max(), "p2");
+  CHECK(r.code() == errc::overflow);
+  r = f.l.adjust("acme", huge, "a", "typo");
+  CHECK(r.code() == errc::overflow);
+  CHECK(f.available("acme") == 100_cr);
+  CHECK(f.l.check_invariants());
+}
+
+TEST_CASE("ledger time never runs backwards", "[ledger]") {
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  f.clock.advance(-100s);
+  auto r = f.l.charge("acme", 1_cr, "c");
+  REQUIRE(r);
+  CHECK(r->at == manual_clock::time_point(1000s));
+  auto st = f.l.statement("acme", manual_clock::time_point(1000s), manual_clock::time_point(1001s));
+  CHECK(st.value().size() == 2);
+  CHECK(f.l.statement("acme", manual_clock::time_point(0s), manual_clock::time_point(1000s)).value().empty());
+}
+
+TEST_CASE("the default ledger works out of the box and is thread-safe", "[ledger]") {
+  tollgate::ledger l;
+  REQUIRE(l.purchase("acme", 10_usd, "p"));
+  REQUIRE(l.charge("acme", 5_cr, "c"));
+  CHECK(l.balance("acme")->available == 995_cr);
+  static_assert(std::is_same_v<tollgate::ledger::clock_type, std::chrono::system_clock>);
+}

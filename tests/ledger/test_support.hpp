@@ -1,0 +1,74 @@
+// Helpers shared by the ledger tests: temporary directories (on tmpfs when
+// there is one, so journal tests stay fast), seeds that CI fixes and a person
+// can override (TOLLGATE_SEED), and conversions between the ledger's money
+// types and the reference model's integers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <system_error>
+
+#include <unistd.h>
+
+#include <tollgate/core/money.hpp>
+
+namespace test_support {
+
+/// A fresh directory, removed with everything in it on destruction.
+class temp_dir {
+ public:
+  explicit temp_dir(const std::string& tag = "ledger") {
+    namespace fs = std::filesystem;
+    const fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+    static std::uint64_t counter = 0;
+    path_ = base / ("tollgate-" + tag + "-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(++counter) + "-" +
+                    std::to_string(std::random_device{}()));
+    fs::create_directories(path_);
+  }
+  /// A directory on the real disk (for tests of durability costs).
+  static temp_dir on_disk(const std::string& tag) {
+    temp_dir d(tag, 0);
+    return d;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(temp_dir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  temp_dir(const temp_dir&) = delete;
+  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  temp_dir(const std::string& tag, int) {
+    static std::uint64_t counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("tollgate-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    std::filesystem::create_directories(path_);
+  }
+  std::filesystem::path path_;
+};
+
+/// The seed for a randomized test: TOLLGATE_SEED if set, else `fixed`.
+inline std::uint64_t seed(std::uint64_t fixed) {
+  if (const char* s = std::getenv("TOLLGATE_SEED")) return std::strtoull(s, nullptr, 0);
+  return fixed;
+}
+
+/// An integer from the environment, or a default.
+inline long env_int(const char* name, long fallback) {
+  if (const char* s = std::getenv(name)) return std::strtol(s, nullptr, 0);
+  return fallback;
+}
+
+inline long long raw(const tollgate::credits& c) { return c.raw().convert_to<long long>(); }
+inline long long raw(const tollgate::usd& c) { return c.raw().convert_to<long long>(); }
+inline tollgate::credits cr(long long micro) { return tollgate::credits::from_raw(micro); }
+inline tollgate::usd dollars(long long micro) { return tollgate::usd::from_raw(micro); }
+
+}  // namespace test_support
