@@ -1,0 +1,344 @@
+// Loading a catalog from JSON: data/runway-catalog.json agrees with the
+// compiled-in catalog model by model; malformed files are refused whole, with
+// the JSON path of the field and the reason.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <tollgate/json/catalog.hpp>
+#include <tollgate/pricing/runway.hpp>
+
+using namespace tollgate;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+const std::string runway_file = std::string(TOLLGATE_TEST_DATA_DIR) + "/runway-catalog.json";
+
+// A valid document with four models; tests break one field at a time.
+ojson base() {
+  return ojson::parse(R"({
+    "version": 1,
+    "price_list_date": "2026-11-01",
+    "credit_price_usd": "0.01",
+    "models": [
+      {"id": "v", "kind": "video", "rate": {"type": "per_second", "credits_per_second": "5"},
+       "seconds": {"min": 2, "max": 10}},
+      {"id": "i", "kind": "image",
+       "rate": {"type": "per_generation", "credits_by_resolution": {"720p": "5", "1080p": "8"}},
+       "outputs": {"max": 4}},
+      {"id": "t", "kind": "audio", "rate": {"type": "per_characters", "credits": "1", "characters": 50},
+       "text": {"max_characters": 1000}},
+      {"id": "a", "kind": "video",
+       "rate": {"type": "per_second", "credits_per_second": "20", "credits_per_second_with_audio": "40"},
+       "seconds": {"min": 4, "max": 8}, "audio": true}
+    ]
+  })");
+}
+
+std::string with(const std::function<void(ojson&)>& change) {
+  ojson d = base();
+  change(d);
+  return d.dump();
+}
+
+json::catalog_error refused(const std::string& text) {
+  try {
+    (void)json::parse_catalog(text, "t.json");
+  } catch (const json::catalog_error& e) {
+    return e;
+  }
+  FAIL("the catalog was accepted: " << text);
+  return json::catalog_error("", "", "");  // not reached
+}
+
+// Usages that probe a model: each boundary, fractions, each option.
+std::vector<usage> probes(const model_spec& m) {
+  std::vector<usage> out;
+  if (m.seconds) {
+    const std::int64_t lo = m.seconds->min.count(), hi = m.seconds->max.count();
+    for (std::int64_t ms : {lo - 1, lo, lo + 1, (lo + hi) / 2, hi - 1, hi, hi + 1, std::int64_t{1'500},
+                            std::int64_t{6'001}}) {
+      for (bool audio : {false, true}) {
+        if (audio && !m.audio) continue;
+        usage u;
+        u.seconds = media_duration{ms};
+        u.audio = audio;
+        out.push_back(u);
+      }
+    }
+  }
+  if (m.outputs) {
+    std::vector<std::optional<std::string>> resolutions = {std::nullopt, std::string("4k")};
+    for (const auto& r : m.resolutions) resolutions.emplace_back(r);
+    for (std::int64_t n = 0; n <= m.outputs->max + 1; ++n)
+      for (const auto& r : resolutions) {
+        usage u;
+        u.outputs = count{n};
+        u.resolution = r;
+        out.push_back(u);
+      }
+  }
+  if (m.text) {
+    for (std::int64_t n : {std::int64_t{0}, std::int64_t{1}, std::int64_t{49}, std::int64_t{50},
+                           std::int64_t{51}, m.text->max_characters, m.text->max_characters + 1}) {
+      usage u;
+      u.text = std::string(static_cast<std::size_t>(n), 'a');
+      out.push_back(u);
+    }
+  }
+  out.push_back(usage{});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("data/runway-catalog.json agrees with the compiled-in catalog, model by model") {
+  const catalog file = json::load_catalog(runway_file);
+  const catalog& built_in = runway_catalog();
+  CHECK(file.price_list_date() == built_in.price_list_date());
+  CHECK(file.price() == built_in.price());
+  REQUIRE(file.models().size() == built_in.models().size());
+  for (std::size_t i = 0; i < file.models().size(); ++i) {
+    const model_spec& a = file.models()[i];
+    const model_spec& b = built_in.models()[i];
+    INFO("models[" << i << "] " << b.id);
+    CHECK(a.id == b.id);
+    CHECK(a.kind == b.kind);
+    CHECK(a.rate.describe() == b.rate.describe());
+    CHECK(a.rate.fields() == b.rate.fields());
+    CHECK(a.seconds == b.seconds);
+    CHECK(a.outputs == b.outputs);
+    CHECK(a.resolutions == b.resolutions);
+    CHECK(a.audio == b.audio);
+    CHECK(a.text == b.text);
+    for (const usage& u : probes(b)) {
+      const auto qa = file.quote(a.id, u);
+      const auto qb = built_in.quote(b.id, u);
+      REQUIRE(qa.has_value() == qb.has_value());
+      if (!qa) {
+        CHECK(qa.error().message() == qb.error().message());
+        continue;
+      }
+      CHECK(qa->exact == qb->exact);
+      CHECK(qa->charged == qb->charged);
+      CHECK(qa->usd == qb->usd);
+      REQUIRE(qa->lines.size() == qb->lines.size());
+      CHECK(std::equal(qa->lines.begin(), qa->lines.end(), qb->lines.begin()));
+    }
+  }
+}
+
+TEST_CASE("a valid catalog loads, with integer or decimal-string amounts") {
+  const catalog c = json::parse_catalog(base().dump());
+  CHECK(c.models().size() == 4);
+  CHECK(c.quote(job{.model = "v", .usage = {.seconds = media_duration{10'000}}})->charged == credits{50});
+  SECTION("integers for amounts") {
+    const catalog d = json::parse_catalog(with([](ojson& d) {
+      d["models"][0]["rate"]["credits_per_second"] = 5;
+      d["credit_price_usd"] = 1;
+    }));
+    const auto q = d.quote(job{.model = "v", .usage = {.seconds = media_duration{10'000}}});
+    CHECK(q->charged == credits{50});
+    CHECK(q->usd == usd{50});
+  }
+  SECTION("seconds as decimal strings") {
+    const catalog d = json::parse_catalog(with([](ojson& d) { d["models"][0]["seconds"]["min"] = "0.5"; }));
+    CHECK(d.find("v")->seconds->min == media_duration{500});
+  }
+  SECTION("optional fields may be left out") {
+    const catalog d = json::parse_catalog(R"({"version": 1, "models": []})");
+    CHECK(d.models().empty());
+    CHECK(d.price_list_date().empty());
+    CHECK(d.price() == credit_price{});
+  }
+  SECTION("another rounding policy") {
+    const auto d = json::parse_catalog<exact>(with([](ojson& d) {
+      d["models"][0]["rate"]["credits_per_second"] = "0.25";
+    }));
+    CHECK(d.quote(job{.model = "v", .usage = {.seconds = media_duration{3'000}}})->charged ==
+          credits::parse("0.75").value());
+  }
+}
+
+TEST_CASE("composite rates load from JSON") {
+  const catalog c = json::parse_catalog(with([](ojson& d) {
+    d["models"][0]["rate"] = ojson::parse(R"({"type": "max", "rates": [
+        {"type": "per_second", "credits_per_second": "5"}, {"type": "flat", "credits": "20"}]})");
+    d["models"][3]["rate"] = ojson::parse(R"({"type": "sum", "rates": [
+        {"type": "per_second", "credits_per_second": "1", "credits_per_second_with_audio": "2"},
+        {"type": "flat", "credits": "2"},
+        {"type": "min", "rates": [{"type": "per_block", "credits": "1", "seconds": "2.5"},
+                                  {"type": "flat", "credits": "3"}]}]})");
+  }));
+  const auto q = [&](const char* model, std::int64_t ms, bool audio = false) {
+    return c.quote(job{.model = model, .usage = {.seconds = media_duration{ms}, .audio = audio}})->exact;
+  };
+  CHECK(q("v", 2'000) == credits{20});  // the minimum charge
+  CHECK(q("v", 10'000) == credits{50});
+  CHECK(q("a", 4'000) == credits{4 + 2 + 2});         // 4 s + flat 2 + two blocks of 2.5 s
+  CHECK(q("a", 8'000, true) == credits{16 + 2 + 3});  // audio price + flat 2 + capped at 3
+  CHECK(c.find("a")->rate.describe() ==
+        "1 credit per second (2 with audio) + 2 credits per job + "
+        "the least of (1 credit per 2.5 seconds; 3 credits per job)");
+}
+
+TEST_CASE("a file that is not a catalog is refused whole") {
+  SECTION("not JSON at all") {
+    const auto e = refused("{\"version\": 1,");
+    CHECK(e.path().empty());
+    CHECK(e.source() == "t.json");
+    CHECK_THAT(e.reason(), StartsWith("not valid JSON: parse error at line 1"));
+    CHECK_THAT(std::string(e.what()), StartsWith("t.json: not valid JSON"));
+  }
+  SECTION("not an object") { CHECK_THAT(refused("[]").reason(), Contains("expected an object, got an array")); }
+  SECTION("no version") {
+    const auto e = refused(with([](ojson& d) { d.erase("version"); }));
+    CHECK(e.path() == "version");
+    CHECK(e.reason() == "is missing");
+  }
+  SECTION("a version this build does not read") {
+    const auto e = refused(with([](ojson& d) { d["version"] = 2; }));
+    CHECK(e.path() == "version");
+    CHECK_THAT(e.reason(), Contains("reads version 1"));
+  }
+  SECTION("an unknown top-level field") {
+    const auto e = refused(with([](ojson& d) { d["modles"] = ojson::array(); }));
+    CHECK(e.path() == "modles");
+    CHECK_THAT(e.reason(), StartsWith("unknown field"));
+  }
+  SECTION("models is not an array") {
+    CHECK(refused(with([](ojson& d) { d["models"] = "all"; })).path() == "models");
+  }
+  SECTION("a repeated key") {
+    std::string text = base().dump();
+    text.replace(text.find("\"id\":\"a\""), 8, "\"id\":\"a\",\"id\":\"b\"");
+    const auto e = refused(text);
+    CHECK(e.path() == "models[3].id");
+    CHECK(e.reason() == "repeated key");
+  }
+  SECTION("the file cannot be read") {
+    try {
+      (void)json::load_catalog(std::string(TOLLGATE_TEST_DATA_DIR) + "/no-such-catalog.json");
+      FAIL("loaded a missing file");
+    } catch (const json::catalog_error& e) {
+      CHECK(e.path().empty());
+      CHECK_THAT(e.source(), Contains("no-such-catalog.json"));
+      CHECK_THAT(e.reason(), Contains("cannot open"));
+    }
+  }
+}
+
+TEST_CASE("a bad amount is refused with its JSON path") {
+  const std::string path = "models[3].rate.credits_per_second";
+  const auto price = [](ojson v) {
+    return refused(with([&](ojson& d) { d["models"][3]["rate"]["credits_per_second"] = v; }));
+  };
+  SECTION("a floating-point number") {
+    const auto e = price(5.0);
+    CHECK(e.path() == path);
+    CHECK_THAT(e.reason(), StartsWith("floating-point numbers are refused"));
+    CHECK_THAT(std::string(e.what()), StartsWith("t.json: models[3].rate.credits_per_second: "));
+  }
+  SECTION("malformed decimals") {
+    for (const char* bad : {"1.2.3", "1e5", "", " 7", "+5", "five"}) {
+      INFO(bad);
+      const auto e = price(bad);
+      CHECK(e.path() == path);
+      CHECK_THAT(e.reason(), Contains("invalid credits amount"));
+    }
+  }
+  SECTION("too many decimal places") {
+    CHECK_THAT(price("0.0000001").reason(), Contains("at most 6 decimal places"));
+  }
+  SECTION("negative") { CHECK_THAT(price("-5").reason(), Contains("must not be negative")); }
+  SECTION("too large") {
+    CHECK_THAT(price("999999999999999999999999999999999999999999").reason(), Contains("too large"));
+  }
+  SECTION("wrong type") { CHECK_THAT(price(true).reason(), Contains("got a boolean")); }
+  SECTION("missing") {
+    const auto e = refused(with([](ojson& d) { d["models"][3]["rate"].erase("credits_per_second"); }));
+    CHECK(e.path() == path);
+    CHECK(e.reason() == "is missing");
+  }
+  SECTION("the credit price must be positive") {
+    const auto e = refused(with([](ojson& d) { d["credit_price_usd"] = "0"; }));
+    CHECK(e.path() == "credit_price_usd");
+    CHECK_THAT(e.reason(), Contains("must be positive"));
+  }
+}
+
+TEST_CASE("a bad rate or model field is refused with its JSON path") {
+  const auto field = [](std::function<void(ojson&)> change) { return refused(with(change)).path(); };
+  CHECK(field([](ojson& d) { d["models"][0]["rate"]["type"] = "per_minute"; }) == "models[0].rate.type");
+  CHECK(field([](ojson& d) { d["models"][0]["rate"].erase("type"); }) == "models[0].rate.type");
+  CHECK(field([](ojson& d) { d["models"][0]["rate"]["credits"] = "5"; }) == "models[0].rate.credits");
+  CHECK(field([](ojson& d) { d["models"][0]["colour"] = "red"; }) == "models[0].colour");
+  CHECK(field([](ojson& d) { d["models"][0]["kind"] = "hologram"; }) == "models[0].kind");
+  CHECK(field([](ojson& d) { d["models"][0].erase("id"); }) == "models[0].id");
+  CHECK(field([](ojson& d) { d["models"][0]["id"] = 7; }) == "models[0].id");
+  CHECK(field([](ojson& d) { d["models"][0]["seconds"]["min"] = 2.5; }) == "models[0].seconds.min");
+  CHECK(field([](ojson& d) { d["models"][0]["seconds"]["min"] = "2.0001"; }) == "models[0].seconds.min");
+  CHECK(field([](ojson& d) { d["models"][0]["seconds"]["step"] = 1; }) == "models[0].seconds.step");
+  CHECK(field([](ojson& d) { d["models"][1]["outputs"]["max"] = "4"; }) == "models[1].outputs.max");
+  CHECK(field([](ojson& d) { d["models"][1]["outputs"]["max"] = 0; }) == "models[1].outputs.max");
+  CHECK(field([](ojson& d) { d["models"][1]["resolutions"] = "720p"; }) == "models[1].resolutions");
+  CHECK(field([](ojson& d) { d["models"][1]["resolutions"] = {"720p", 1080}; }) == "models[1].resolutions[1]");
+  CHECK(field([](ojson& d) { d["models"][1]["rate"]["credits_by_resolution"] = ojson::object(); }) ==
+        "models[1].rate.credits_by_resolution");
+  CHECK(field([](ojson& d) { d["models"][1]["rate"]["credits_per_output"] = "2"; }) ==
+        "models[1].rate.credits_by_resolution");
+  CHECK(field([](ojson& d) { d["models"][1]["rate"]["credits_by_resolution"]["4k"] = 1.5; }) ==
+        "models[1].rate.credits_by_resolution.4k");
+  CHECK(field([](ojson& d) { d["models"][2]["rate"]["characters"] = 0; }) == "models[2].rate.characters");
+  CHECK(field([](ojson& d) { d["models"][2]["text"]["max_characters"] = -1; }) ==
+        "models[2].text.max_characters");
+  CHECK(field([](ojson& d) { d["models"][3]["audio"] = "yes"; }) == "models[3].audio");
+  CHECK(field([](ojson& d) {
+          d["models"][0]["rate"] = {{"type", "per_block"}, {"credits", "1"}, {"seconds", 0}};
+        }) == "models[0].rate.seconds");
+  CHECK(field([](ojson& d) { d["models"][0]["rate"] = {{"type", "sum"}, {"rates", ojson::array()}}; }) ==
+        "models[0].rate.rates");
+  CHECK(field([](ojson& d) { d["models"][0]["rate"] = "5 per second"; }) == "models[0].rate");
+}
+
+TEST_CASE("a model the catalog refuses is reported at its JSON path") {
+  SECTION("a repeated id") {
+    const auto e = refused(with([](ojson& d) { d["models"][3]["id"] = "i"; }));
+    CHECK(e.path() == "models[3].id");
+    CHECK(e.reason() == "repeats models[1]");
+  }
+  SECTION("a reversed range") {
+    const auto e = refused(with([](ojson& d) { d["models"][0]["seconds"]["max"] = 1; }));
+    CHECK(e.path() == "models[0].seconds.max");
+    CHECK_THAT(e.reason(), Contains("must not be less than seconds.min"));
+  }
+  SECTION("a rate priced per second on a model without seconds") {
+    CHECK(refused(with([](ojson& d) { d["models"][0].erase("seconds"); })).path() == "models[0].seconds");
+  }
+  SECTION("an audio price on a model without audio") {
+    CHECK(refused(with([](ojson& d) { d["models"][3]["audio"] = false; })).path() == "models[3].audio");
+  }
+  SECTION("an allowed resolution with no price") {
+    const auto e = refused(with([](ojson& d) { d["models"][1]["resolutions"] = {"720p", "4k"}; }));
+    CHECK(e.path() == "models[1].resolutions[1]");
+    CHECK(e.reason() == "'4k' has no price in the rate");
+  }
+  SECTION("a malformed date") {
+    const auto e = refused(with([](ojson& d) { d["price_list_date"] = "1 Nov 2026"; }));
+    CHECK(e.path() == "price_list_date");
+  }
+  SECTION("rates nested too deep") {
+    ojson r = {{"type", "flat"}, {"credits", "1"}};
+    for (int i = 0; i < 10; ++i) r = {{"type", "sum"}, {"rates", ojson::array({r})}};
+    const auto e = refused(with([&](ojson& d) { d["models"][0]["rate"] = r; }));
+    CHECK_THAT(e.path(), StartsWith("models[0].rate.rates[0].rates[0]"));
+    CHECK_THAT(e.reason(), Contains("nest more than 8 deep"));
+  }
+}
