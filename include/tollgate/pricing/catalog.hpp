@@ -141,6 +141,28 @@ namespace detail {
   return h;
 }
 
+// Equality of two short ids without a call to memcmp: fixed-size loads,
+// the last one overlapping (the lookup is on every quote).
+[[nodiscard]] inline bool same_id(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const char* p = a.data();
+  const char* q = b.data();
+  auto load8 = [](const char* x) {
+    std::uint64_t w;
+    std::memcpy(&w, x, 8);
+    return w;
+  };
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 <= n; i += 8)
+      if (load8(p + i) != load8(q + i)) return false;
+    return load8(p + n - 8) == load8(q + n - 8);
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != q[i]) return false;
+  return true;
+}
+
 // An open-addressing table from model id to its index in the catalog's list,
 // at most half full. It stores indices, not ids, so a copied catalog's index
 // stays valid.
@@ -161,7 +183,7 @@ class model_index {
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.index_plus_one == 0) return npos;
-      if (s.hash == h && ids(s.index_plus_one - 1) == id) return s.index_plus_one - 1;
+      if (s.hash == h && same_id(ids(s.index_plus_one - 1), id)) return s.index_plus_one - 1;
     }
   }
 
@@ -175,7 +197,7 @@ class model_index {
         s = slot{h, index + 1};
         return npos;
       }
-      if (s.hash == h && ids(s.index_plus_one - 1) == id) return s.index_plus_one - 1;
+      if (s.hash == h && same_id(ids(s.index_plus_one - 1), id)) return s.index_plus_one - 1;
     }
   }
 
@@ -423,7 +445,6 @@ class basic_catalog {
       q.kind = m.kind;
       q.rounding = R::name;
       charge(*cost, q);
-      q.exact = std::move(*cost);
     } catch (const std::overflow_error&) {
       return error(errc::overflow,
                    fmt::format("model '{}': the cost is too large to represent", m.id));
@@ -440,17 +461,21 @@ class basic_catalog {
     return [this](std::size_t i) -> std::string_view { return models_[i].id; };
   }
 
-  // Rounds `exact` and converts the charge to dollars (throws std::overflow_error).
+  // Sets the exact cost, rounds it into the charge and converts that to
+  // dollars (throws std::overflow_error).
   void charge(const credits& exact, ::tollgate::quote& q) const {
     std::int64_t raw, charged, dollars;
     if (fast_per_credit_ && detail::to_int64(exact.raw(), raw) &&
         detail::fast_charge<R>(raw, *fast_per_credit_, charged, dollars)) {
+      // From the integers at hand rather than copies of `exact`.
+      q.exact = credits::from_raw(credits::rep(raw));
       q.charged = credits::from_raw(credits::rep(charged));
       q.usd = ::tollgate::usd::from_raw(::tollgate::usd::rep(dollars));
       return;
     }
     q.charged = R::apply(exact);
     q.usd = price_.to_usd(q.charged);
+    q.exact = exact;
   }
 
   [[nodiscard]] static error invalid(const model_spec& m, std::string_view what) {
