@@ -504,9 +504,11 @@ class composite {
   }
   [[nodiscard]] std::string describe() const {
     std::string s;
-    std::apply([&](const auto&... p) {
-      ((s += (s.empty() ? "" : Derived::separator) + detail::describe_of(p)), ...);
-    }, parts_);
+    auto add = [&](const auto& p) {
+      if (!s.empty()) s += Derived::separator;
+      s += detail::describe_of(p);
+    };
+    std::apply([&](const auto&... p) { (add(p), ...); }, parts_);
     return fmt::format("{}{}{}", Derived::open, s, Derived::close);
   }
   [[nodiscard]] const std::tuple<Rs...>& parts() const noexcept { return parts_; }
