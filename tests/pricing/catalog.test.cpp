@@ -232,8 +232,7 @@ TEST_CASE("the rounding policy turns the exact cost into the charge") {
   }
   SECTION("a catalog re-made with another policy") {
     const basic_catalog<exact> c{runway_catalog()};
-    job j{.model = "eleven_multilingual_v2"};
-    j.usage.text = "hi";
+    const job j{.model = "eleven_multilingual_v2", .usage = {.text = "hi"}};
     CHECK(c.quote(j)->charged == credits{1});
     CHECK(c.price_list_date() == runway_price_list_date);
     CHECK(c.models().size() == runway_catalog().models().size());
@@ -332,7 +331,7 @@ TEST_CASE("a quote's lines add up to its exact cost, and it names the model") {
   CHECK(q.lines.total() == q.exact);
 }
 
-TEST_CASE("a rate error is prefixed with the model") {
+TEST_CASE("a user-defined rate's errors, negative costs and overflow are reported") {
   struct failing {
     [[nodiscard]] result<credits> cost(const usage&) const {
       return result<credits>(errc::invalid_usage, "no such thing");
@@ -341,10 +340,15 @@ TEST_CASE("a rate error is prefixed with the model") {
   struct negative {
     [[nodiscard]] result<credits> cost(const usage&) const { return credits{-1}; }
   };
+  struct throwing {  // lets checked arithmetic throw
+    [[nodiscard]] result<credits> cost(const usage&) const { return credits::max() + credits{1}; }
+  };
   const catalog c({model_spec{.id = "f", .kind = media_kind::image, .rate = failing{}},
-                   model_spec{.id = "n", .kind = media_kind::image, .rate = negative{}}});
+                   model_spec{.id = "n", .kind = media_kind::image, .rate = negative{}},
+                   model_spec{.id = "x", .kind = media_kind::image, .rate = throwing{}}});
   CHECK_THAT(message_of(c.quote(job{.model = "f"})), Equals("model 'f': no such thing"));
   CHECK(c.quote(job{.model = "n"}).code() == errc::invalid_argument);
+  CHECK(c.quote(job{.model = "x"}).code() == errc::overflow);
 }
 
 TEST_CASE("a catalog refuses inconsistent models at construction") {
@@ -436,8 +440,7 @@ TEST_CASE("allowed resolutions default to the rate's priced ones") {
                                   {"sd", credits{1}}, {"hd", credits{2}}}},
                               .outputs = outputs_range{2}}});
   CHECK(c.find("img")->resolutions == std::vector<std::string>{"sd", "hd"});
-  job j{.model = "img"};
-  j.usage.resolution = "hd";
+  const job j{.model = "img", .usage = {.resolution = "hd"}};
   CHECK(c.quote(j)->charged == credits{2});
 }
 

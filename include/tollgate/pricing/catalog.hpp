@@ -433,14 +433,16 @@ class basic_catalog {
                                       m.text->max_characters, chars->value));
     }
 
-    auto cost = m.rate.itemize(u, &q.lines);
-    if (!cost)
-      return error(cost.error().code(), fmt::format("model '{}': {}", m.id, cost.error().message()));
-    if (cost->is_negative())
-      return error(errc::invalid_argument,
-                   fmt::format("model '{}': the rate returned a negative cost ({})", m.id,
-                               cost->to_string()));
+    // A user-defined rate may let checked arithmetic throw; it is still an
+    // overflow error for the caller, never an exception.
     try {
+      auto cost = m.rate.itemize(u, &q.lines);
+      if (!cost)
+        return error(cost.error().code(), fmt::format("model '{}': {}", m.id, cost.error().message()));
+      if (cost->is_negative())
+        return error(errc::invalid_argument,
+                     fmt::format("model '{}': the rate returned a negative cost ({})", m.id,
+                                 cost->to_string()));
       q.model = m.id;
       q.kind = m.kind;
       q.rounding = R::name;
