@@ -17,6 +17,7 @@
 
 #include <tollgate/ledger/ledger.hpp>
 
+#include "model_bridge.hpp"
 #include "reference_model.hpp"
 #include "test_support.hpp"
 
@@ -27,9 +28,12 @@ using tollgate::errc;
 using tollgate::hold_id;
 using tollgate::manual_clock;
 using tollgate::operation_kind;
-using test_support::cr;
-using test_support::dollars;
-using test_support::raw;
+using model_bridge::call;
+using model_bridge::cr;
+using model_bridge::dollars;
+using model_bridge::raw;
+using model_bridge::to_operation;
+using model_bridge::to_outcome;
 
 constexpr long long second = 1'000'000'000;
 constexpr long long retention_s = 600;
@@ -44,23 +48,6 @@ using jrn_ledger =
 tollgate::ledger_options options() {
   tollgate::ledger_options o;
   o.key_retention = std::chrono::seconds(retention_s);
-  return o;
-}
-
-template <class L>
-model::outcome to_outcome(const tollgate::result<typename L::receipt>& r) {
-  model::outcome o;
-  if (!r) {
-    o.code = static_cast<errc>(r.code().value());
-    return o;
-  }
-  o.ok = true;
-  o.op = r->op;
-  o.hold = r->hold.value;
-  o.amount = raw(r->amount);
-  o.released = raw(r->released);
-  o.paid = raw(r->paid);
-  o.replayed = r->replayed;
   return o;
 }
 
@@ -163,67 +150,6 @@ class generator {
   std::uint64_t keys_ = 0;
   std::vector<model::op> history_;
 };
-
-template <class L>
-typename L::operation to_operation(const model::op& o) {
-  using op = typename L::operation;
-  using tp = typename L::time_point;
-  op x;
-  switch (o.kind) {
-    case operation_kind::purchase: x = op::purchase(o.account, dollars(o.amount), o.key); break;
-    case operation_kind::grant:
-      x = op::grant(o.account, cr(o.amount), o.key,
-                    o.aux == model::never ? std::optional<tp>{}
-                                          : std::optional<tp>(tp(std::chrono::nanoseconds(o.aux))));
-      break;
-    case operation_kind::hold:
-      x = op::hold_credits(o.account, cr(o.amount), o.key,
-                           o.aux < 0 ? std::optional<typename L::duration>{}
-                                     : std::optional<typename L::duration>(std::chrono::nanoseconds(o.aux)));
-      break;
-    case operation_kind::capture: x = op::capture(hold_id{o.hold}, cr(o.amount), o.key); break;
-    case operation_kind::release: x = op::release(hold_id{o.hold}, o.key); break;
-    case operation_kind::charge: x = op::charge(o.account, cr(o.amount), o.key); break;
-    case operation_kind::adjust: x = op::adjust(o.account, cr(o.amount), o.key, o.reason); break;
-    case operation_kind::set_price: x.kind = operation_kind::set_price, x.account = o.account,
-                                    x.key = o.key, x.money = dollars(o.amount); break;
-    case operation_kind::expire: break;
-  }
-  x.linked = o.linked;
-  return x;
-}
-
-// Calls the ledger the way a host would: the named member for single
-// operations, apply() for batches.
-template <class L>
-tollgate::result<typename L::receipt> call(L& l, const model::op& o) {
-  using tp = typename L::time_point;
-  switch (o.kind) {
-    case operation_kind::purchase: return l.purchase(o.account, dollars(o.amount), o.key);
-    case operation_kind::grant:
-      return l.grant(o.account, cr(o.amount), o.key,
-                     o.aux == model::never ? std::optional<tp>{}
-                                           : std::optional<tp>(tp(std::chrono::nanoseconds(o.aux))));
-    case operation_kind::hold:
-      return l.hold(o.account, cr(o.amount), o.key,
-                    o.aux < 0 ? std::optional<typename L::duration>{}
-                              : std::optional<typename L::duration>(std::chrono::nanoseconds(o.aux)));
-    case operation_kind::capture: return l.capture(hold_id{o.hold}, cr(o.amount), o.key);
-    case operation_kind::release: return l.release(hold_id{o.hold}, o.key);
-    case operation_kind::charge: return l.charge(o.account, cr(o.amount), o.key);
-    case operation_kind::adjust: return l.adjust(o.account, cr(o.amount), o.key, o.reason);
-    case operation_kind::set_price: {
-      // credit_price refuses a non-positive price at construction, so an
-      // invalid one can only reach the ledger through a batch.
-      if (o.amount > 0) return l.set_price(o.account, tollgate::credit_price(dollars(o.amount)), o.key);
-      const auto x = to_operation<L>(o);
-      auto v = l.apply(std::span(&x, 1));
-      return std::move(v[0]);
-    }
-    case operation_kind::expire: break;
-  }
-  return tollgate::result<typename L::receipt>(errc::invalid_argument, "test: bad kind");
-}
 
 template <class L>
 void compare_balances(L& l, const model::ledger& m, long long now) {

@@ -87,7 +87,12 @@ class ledger {
       const bool open_chain = end == ops.size();
       if (open_chain) end = ops.size() - 1;
       const state s = s_;
-      const auto k = keys_;
+      // Only the chain's own keys can change: remember just those.
+      std::vector<std::pair<std::string, std::optional<key>>> old_keys;
+      for (std::size_t i = begin; i <= end; ++i) {
+        auto it = keys_.find(ops[i].key);
+        old_keys.emplace_back(ops[i].key, it == keys_.end() ? std::nullopt : std::optional<key>(it->second));
+      }
       const i64 last = last_;
       std::optional<std::pair<std::size_t, errc>> failed;
       if (open_chain) failed.emplace(end, errc::invalid_argument);
@@ -97,7 +102,10 @@ class ledger {
       }
       if (failed) {
         s_ = s;
-        keys_ = k;
+        for (auto it = old_keys.rbegin(); it != old_keys.rend(); ++it) {
+          if (it->second) keys_[it->first] = *it->second;
+          else keys_.erase(it->first);
+        }
         last_ = last;
         for (std::size_t i = begin; i <= end; ++i) out[i] = fail(failed->second);
       }
