@@ -385,9 +385,11 @@ class bucket_storage<true> {
  *
  * @tparam C a Clock; it should be steady (a clock stepping backwards is safe,
  *         it only delays refills). Copies of the clock must read the same time.
- * @tparam S multi_thread: every member is thread-safe and lock-free except
- *         set_rate/set_burst (which serialise among themselves on a mutex but
- *         never block decisions); the object is neither copyable nor movable.
+ * @tparam S multi_thread: every member is thread-safe. Decisions take no lock
+ *         (one CAS); set_rate/set_burst serialise among themselves on a mutex,
+ *         and a decision that meets the block being replaced yields until the
+ *         writer publishes its successor (a few instructions later unless the
+ *         writer is preempted there). Neither copyable nor movable.
  *         single_thread: the same algorithm on a plain word, not thread-safe,
  *         copyable (what keyed<> stores, under its shard lock).
  *
