@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include <tollgate/limits/concurrency_pool.hpp>
@@ -167,4 +168,27 @@ TEST_CASE("keyed refuses a configuration that cannot work", "[limits][keyed]") {
   CHECK_THROWS_AS((keyed<pool, std::uint64_t>(nullptr)), tollgate::limit_config_error);
   CHECK_THROWS_AS((keyed<pool, std::uint64_t>([](const std::uint64_t&) { return pool(1); }, opts(1s, 0))),
                   tollgate::limit_config_error);
+}
+
+TEST_CASE("key_hash gives stable, distinct 64-bit keys", "[limits][keyed]") {
+  using tollgate::key_hash;
+  static_assert(key_hash("acct-42/video") == key_hash("acct-42/video"));
+  CHECK(key_hash("acct-42/video") != key_hash("acct-42/image"));
+  CHECK(key_hash("") != key_hash(std::string_view("\0", 1)));
+  CHECK(key_hash("ab", "c") != key_hash("a", "bc"));
+  CHECK(key_hash("acct-42", "video") != key_hash("acct-42/video"));
+  // Pinned values: keys kept outside the process (e.g. in Redis) must not change between builds.
+  CHECK(key_hash("acct-42/video") == 16341218521959957376ULL);
+  CHECK(key_hash("acct-42", "video") == 9687602807390360320ULL);
+  std::set<std::uint64_t> seen;
+  for (int i = 0; i < 100'000; ++i) seen.insert(key_hash("acct-" + std::to_string(i), "video"));
+  CHECK(seen.size() == 100'000);
+  SECTION("as registry keys") {
+    manual_clock clock;
+    keyed<bucket, std::uint64_t> reg([&](const std::uint64_t&) { return bucket(token_rate(1, 1s), 1, clock); }, {},
+                                     clock);
+    CHECK(reg.try_acquire(key_hash("acct-1", "video"), 1u).allowed);
+    CHECK_FALSE(reg.try_acquire(key_hash("acct-1", "video"), 1u).allowed);
+    CHECK(reg.try_acquire(key_hash("acct-1", "image"), 1u).allowed);
+  }
 }
