@@ -1,0 +1,258 @@
+// Concurrency stress for the ledger (built under ThreadSanitizer in CI):
+// several threads hold, capture, release and charge on a few accounts while
+// a reader watches balances. No balance ever goes negative, every credit is
+// accounted for (the totals equal what the threads' receipts add up to), a
+// key raced by two threads takes effect once, group commit shares fdatasyncs
+// between callers and survives a reopen, and a failed group fdatasync fails
+// every caller waiting on it and leaves a consistent, read-only ledger.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <tollgate/ledger/ledger.hpp>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace tollgate::literals;
+using tollgate::credits;
+using tollgate::errc;
+
+constexpr const char* account_names[] = {"acme", "globex", "initech"};
+
+// What one thread's receipts say it did, per account. Catch2's assertions
+// are not thread-safe, so threads note surprises here and the test checks
+// them after joining.
+struct tally {
+  std::map<std::string, credits> used;      // charged + captured
+  std::map<std::string, credits> held;      // still held by this thread's open holds
+  std::vector<std::string> surprises;
+};
+
+// Runs `threads` workers doing random holds/captures/releases/charges.
+template <class L>
+std::vector<tally> stress(L& l, int threads, int ops_per_thread, std::uint64_t seed,
+                          std::atomic<bool>& stop_reader) {
+  std::vector<tally> tallies(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      std::mt19937_64 rng(seed + static_cast<std::uint64_t>(t));
+      struct open_hold {
+        tollgate::hold_id id;
+        std::string account;
+        credits amount;
+      };
+      std::vector<open_hold> mine;
+      tally& me = tallies[t];
+      for (int i = 0; i < ops_per_thread; ++i) {
+        const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string acct = account_names[rng() % 3];
+        const int what = static_cast<int>(rng() % 100);
+        const credits amount = credits::from_raw(static_cast<long long>(1 + rng() % 5'000'000));
+        if (what < 35) {
+          auto r = l.hold(acct, amount, key);
+          if (r) {
+            mine.push_back({r->hold, acct, amount});
+            me.held[acct] += amount;
+          } else if (r.error() != errc::insufficient_credits) {
+            me.surprises.push_back("hold: " + r.error().message());
+          }
+        } else if (what < 60 && !mine.empty()) {
+          const std::size_t k = rng() % mine.size();
+          const open_hold h = mine[k];
+          mine.erase(mine.begin() + static_cast<long>(k));
+          const credits take = credits::from_raw(h.amount.raw() * static_cast<long long>(rng() % 4) / 3);
+          auto r = l.capture(h.id, take, key);
+          if (!r) {
+            me.surprises.push_back("capture: " + r.error().message());
+            continue;
+          }
+          if (r->amount + r->released != h.amount) me.surprises.push_back("capture: parts do not add up");
+          me.used[h.account] += take;
+          me.held[h.account] -= h.amount;
+        } else if (what < 70 && !mine.empty()) {
+          const std::size_t k = rng() % mine.size();
+          const open_hold h = mine[k];
+          mine.erase(mine.begin() + static_cast<long>(k));
+          if (auto r = l.release(h.id, key); !r) {
+            me.surprises.push_back("release: " + r.error().message());
+            continue;
+          }
+          me.held[h.account] -= h.amount;
+        } else {
+          auto r = l.charge(acct, amount, key);
+          if (r) me.used[acct] += amount;
+          else if (r.error() != errc::insufficient_credits)
+            me.surprises.push_back("charge: " + r.error().message());
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  stop_reader = true;
+  return tallies;
+}
+
+template <class L>
+std::thread reader(L& l, std::atomic<bool>& stop, std::atomic<long>& negatives) {
+  return std::thread([&] {
+    while (!stop) {
+      for (const char* a : account_names) {
+        auto b = l.balance(a);
+        if (!b || b->available.is_negative() || b->held.is_negative()) ++negatives;
+      }
+      std::this_thread::yield();
+    }
+  });
+}
+
+template <class L>
+void check_totals(L& l, const std::vector<tally>& tallies, const credits& funded_each) {
+  for (const auto& t : tallies)
+    for (const auto& s : t.surprises) FAIL_CHECK(s);
+  REQUIRE(l.check_invariants());
+  credits used_total;
+  for (const char* a : account_names) {
+    credits used, held;
+    for (const auto& t : tallies) {
+      if (auto it = t.used.find(a); it != t.used.end()) used += it->second;
+      if (auto it = t.held.find(a); it != t.held.end()) held += it->second;
+    }
+    used_total += used;
+    auto b = l.balance(a).value();
+    INFO("account " << a);
+    CHECK(b.held == held);
+    CHECK(b.available == funded_each - used - held);
+    CHECK_FALSE(b.available.is_negative());
+  }
+  CHECK(l.totals().balances[static_cast<int>(tollgate::party::usage)] == used_total);
+  CHECK(l.totals().operations > 1000);  // the stress really ran
+}
+
+// The real file system, counting fdatasyncs; each takes a little while, as
+// on a disk, so concurrent callers have something to share.
+struct slow_sync_fs : tollgate::posix_file_system {
+  std::shared_ptr<std::atomic<int>> syncs = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<int>> fail_at = std::make_shared<std::atomic<int>>(-1);
+  tollgate::result<void> fdatasync(int h) {
+    const int n = syncs->fetch_add(1);
+    std::this_thread::sleep_for(300us);
+    if (n == fail_at->load()) return tollgate::result<void>(errc::io_error, "injected: EIO");
+    return posix_file_system::fdatasync(h);
+  }
+};
+
+using mem_ledger = tollgate::ledger;
+using gc_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
+    std::chrono::system_clock, tollgate::journal_storage<slow_sync_fs>, tollgate::multi_thread>>;
+
+}  // namespace
+
+TEST_CASE("concurrent: holds, captures, releases and charges never overdraw", "[ledger][concurrent]") {
+  mem_ledger l;
+  for (const char* a : account_names) REQUIRE(l.purchase(a, 40_usd, std::string("fund-") + a));
+  std::atomic<bool> stop{false};
+  std::atomic<long> negatives{0};
+  std::thread watcher = reader(l, stop, negatives);
+  const auto tallies = stress(l, 4, 3000, test_support::seed(77), stop);
+  watcher.join();
+  CHECK(negatives == 0);
+  check_totals(l, tallies, 4000_cr);
+}
+
+TEST_CASE("concurrent: a key raced by several threads takes effect once", "[ledger][concurrent]") {
+  mem_ledger l;
+  REQUIRE(l.purchase("acme", 1_usd, "fund"));
+  for (int round = 0; round < 50; ++round) {
+    const std::string key = "job-" + std::to_string(round);
+    std::atomic<int> fresh{0}, replayed{0}, failed{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+      ts.emplace_back([&] {
+        auto r = l.charge("acme", 1_cr, key);
+        if (!r) ++failed;
+        else (r->replayed ? replayed : fresh)++;
+      });
+    for (auto& t : ts) t.join();
+    CHECK(failed == 0);
+    CHECK(fresh == 1);
+    CHECK(replayed == 3);
+  }
+  CHECK(l.balance("acme")->available == 50_cr);
+}
+
+TEST_CASE("concurrent: group commit shares fdatasyncs and loses nothing", "[ledger][concurrent][journal]") {
+  test_support::temp_dir dir("group");
+  tollgate::basic_journal_config<slow_sync_fs> cfg;
+  cfg.path = dir.file("ledger.journal");
+  cfg.mode = tollgate::durability::group_commit;
+  cfg.segment_bytes = 256 * 1024;
+  auto syncs = cfg.fs.syncs;
+  std::vector<tally> tallies;
+  long ops = 0;
+  {
+    auto opened = gc_ledger::open(cfg);
+    REQUIRE(opened);
+    gc_ledger& l = **opened;
+    for (const char* a : account_names) REQUIRE(l.purchase(a, 40_usd, std::string("fund-") + a));
+    const int before = syncs->load();
+    std::atomic<bool> stop{false};
+    std::atomic<long> negatives{0};
+    std::thread watcher = reader(l, stop, negatives);
+    tallies = stress(l, 6, 250, test_support::seed(99), stop);
+    watcher.join();
+    CHECK(negatives == 0);
+    ops = l.totals().operations;
+    check_totals(l, tallies, 4000_cr);
+    const int shared = syncs->load() - before;
+    INFO(ops << " operations, " << shared << " fdatasyncs");
+    CHECK(shared < ops / 2);  // callers really did share
+    std::fprintf(stderr, "group commit: %ld operations, %d fdatasyncs\n", ops, shared);
+  }
+  auto again = gc_ledger::open(cfg);
+  REQUIRE(again);
+  CHECK((*again)->totals().operations == ops);
+  check_totals(**again, tallies, 4000_cr);
+}
+
+TEST_CASE("concurrent: a failed group fdatasync fails every waiter and stops writes",
+          "[ledger][concurrent][journal]") {
+  test_support::temp_dir dir("groupfail");
+  tollgate::basic_journal_config<slow_sync_fs> cfg;
+  cfg.path = dir.file("ledger.journal");
+  cfg.mode = tollgate::durability::group_commit;
+  auto opened = gc_ledger::open(cfg);
+  REQUIRE(opened);
+  gc_ledger& l = **opened;
+  REQUIRE(l.purchase("acme", 100_usd, "fund"));
+  *cfg.fs.fail_at = cfg.fs.syncs->load() + 3;
+  std::atomic<int> ok{0}, failed{0}, other{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 6; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        auto r = l.charge("acme", 1_cr, "c" + std::to_string(t) + "-" + std::to_string(i));
+        if (r) ++ok;
+        else if (r.error() == errc::storage_failure || r.error() == errc::read_only) ++failed;
+        else ++other;
+      }
+    });
+  for (auto& t : ts) t.join();
+  CHECK(other == 0);
+  CHECK(failed > 0);
+  CHECK(l.read_only());
+  REQUIRE(l.check_invariants());
+  // What the ledger shows is exactly what it acknowledged.
+  CHECK(l.balance("acme")->available == 10000_cr - credits(ok.load()));
+}
