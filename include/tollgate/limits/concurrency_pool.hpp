@@ -17,8 +17,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
-
-#include <boost/container/small_vector.hpp>
+#include <vector>
 
 #include "../core/sync.hpp"
 #include "decision.hpp"
@@ -71,8 +70,8 @@ class basic_concurrency_pool {
  public:
   using task_id = TaskId;
   using sync_type = S;
-  /// Tasks that start, in the order they must start. Inline for up to two.
-  using started_tasks = boost::container::small_vector<TaskId, 2>;
+  /// Tasks that start, in the order they must start (empty: no allocation).
+  using started_tasks = std::vector<TaskId>;
 
   /// The answer to finish() and cancel().
   struct [[nodiscard]] release_result {
