@@ -273,6 +273,14 @@ TEST_CASE("overflow while quoting is errc::overflow") {
     const auto c = one(per_second_model("p", credits::max()));
     CHECK(c.quote(video("p", 2'000)).code() == errc::overflow);
   }
+  SECTION("a rate within int64 whose dollar value is not: exact, one breakdown line") {
+    const auto c = one(per_second_model("p", credits{1'000'000}), credit_price{usd{1'000}});
+    const auto q = c.quote(video("p", 10'000)).value();
+    CHECK(q.exact == credits{10'000'000});
+    CHECK(q.usd == usd{10'000'000'000});
+    CHECK(q.lines.size() == 1);
+    CHECK(q.lines.total() == q.exact);
+  }
   SECTION("beyond int64, within 128 bits: exact") {
     const auto c = one(model_spec{.id = "t", .kind = media_kind::image,
                                   .rate = flat{credits{10'000'000'000'000}}});  // 1e19 micro-credits

@@ -409,3 +409,55 @@ TEST_CASE("quantities read as a person writes them") {
   CHECK(quantity_text(quantity_unit::characters, 31) == "31 characters");
   CHECK(quantity_text(quantity_unit::job, 1) == "1 job");
 }
+
+TEST_CASE("each rate's int64 fast path agrees with itemize(), or declines") {
+  const std::vector<any_rate> rates = {
+      per_second{credits{5}},
+      per_second{credits::parse("0.3").value(), credits{40}},
+      per_second{credits{10'000'000'000'000}},  // price beyond int64 micro-credits
+      per_generation{credits{2}},
+      per_generation{std::vector<resolution_price>{{"720p", credits{5}}, {"1080p", credits{8}}}},
+      per_block{credits{1}, media_duration{6'000}},
+      per_block{credits::max(), media_duration{1'000}},
+      per_characters{credits{1}, 50},
+      flat{credits{3}},
+      sum_of{per_second{credits{1}}, flat{credits{1}}},
+  };
+  std::vector<usage> usages;
+  for (std::int64_t ms : {std::int64_t{-1}, std::int64_t{0}, std::int64_t{1}, std::int64_t{999},
+                          std::int64_t{10'200}, std::int64_t{9'000'000'000'000'000'000}})
+    for (bool audio : {false, true}) {
+      usage u;
+      u.seconds = media_duration{ms};
+      u.audio = audio;
+      usages.push_back(u);
+    }
+  for (std::int64_t n : {std::int64_t{-1}, std::int64_t{0}, std::int64_t{1}, std::int64_t{4},
+                         std::int64_t{4'000'000'000'000'000'000}})
+    for (const char* r : {"", "720p", "1080p", "8k"}) {
+      usage u;
+      u.outputs = count{n};
+      if (*r) u.resolution = r;
+      usages.push_back(u);
+    }
+  usages.push_back(usage{});
+  usages.push_back(text(std::string(120, 'a')));
+  std::size_t fast = 0;
+  for (std::size_t r = 0; r < rates.size(); ++r)
+    for (std::size_t i = 0; i < usages.size(); ++i) {
+      INFO("rate " << rates[r].describe() << ", usage " << i);
+      breakdown raw_lines, lines;
+      std::int64_t raw = -42;
+      const bool took = rates[r].itemize_raw(usages[i], &raw_lines, raw);
+      const auto general = rates[r].itemize(usages[i], &lines);
+      if (!took) {
+        CHECK(raw_lines.empty());  // declined: nothing written
+        continue;
+      }
+      ++fast;
+      REQUIRE(general);
+      CHECK(*general == credits::from_raw(raw));
+      CHECK(std::equal(raw_lines.begin(), raw_lines.end(), lines.begin(), lines.end()));
+    }
+  CHECK(fast > 10);
+}

@@ -433,6 +433,22 @@ class basic_catalog {
                                       m.text->max_characters, chars->value));
     }
 
+    q.model = m.id;
+    q.kind = m.kind;
+    q.rounding = R::name;
+    // The hot path: the rate prices in int64 micro-credits and the charge
+    // rounds and converts in int64 too. Anything that does not fit (or any
+    // error) takes the general path below, from scratch.
+    if (std::int64_t raw, charged, dollars;
+        fast_per_credit_ && m.rate.itemize_raw(u, &q.lines, raw)) {
+      if (detail::fast_charge<R>(raw, *fast_per_credit_, charged, dollars)) {
+        q.exact = credits::from_raw(credits::rep(raw));
+        q.charged = credits::from_raw(credits::rep(charged));
+        q.usd = ::tollgate::usd::from_raw(::tollgate::usd::rep(dollars));
+        return std::nullopt;
+      }
+      q.lines.clear();
+    }
     // A user-defined rate may let checked arithmetic throw; it is still an
     // overflow error for the caller, never an exception.
     try {
@@ -443,9 +459,6 @@ class basic_catalog {
         return error(errc::invalid_argument,
                      fmt::format("model '{}': the rate returned a negative cost ({})", m.id,
                                  cost->to_string()));
-      q.model = m.id;
-      q.kind = m.kind;
-      q.rounding = R::name;
       charge(*cost, q);
     } catch (const std::overflow_error&) {
       return error(errc::overflow,

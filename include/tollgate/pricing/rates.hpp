@@ -92,6 +92,11 @@ class fast_price {
 
   [[nodiscard]] const credits& value() const noexcept { return value_; }
 
+  // value × n in raw micro-credits, when it fits an int64.
+  [[nodiscard]] bool times_raw(std::int64_t n, std::int64_t& out) const noexcept {
+    return small_ && !__builtin_mul_overflow(raw_, n, &out);
+  }
+
   // value × n, exactly; throws std::overflow_error when not representable.
   [[nodiscard]] credits times(std::int64_t n) const {
     std::int64_t r;
@@ -122,6 +127,22 @@ inline void require_non_negative(const credits& c, std::string_view what) {
 [[nodiscard]] inline result<credits> positive_seconds(const media_duration& d) {
   return result<credits>(errc::invalid_usage,
                          fmt::format("'seconds' must be positive, got {}", format_seconds(d)));
+}
+
+// The raw fast path of any Rate (see per_second::itemize_raw); false when it has none.
+template <class R>
+[[nodiscard]] bool itemize_raw(const R& r, const usage& u, breakdown* b, std::int64_t& raw) {
+  if constexpr (requires { { r.itemize_raw(u, b, raw) } -> std::same_as<bool>; })
+    return r.itemize_raw(u, b, raw);
+  else
+    return false;
+}
+
+// A line whose amount is `raw` micro-credits.
+inline void add_raw_line(breakdown* b, std::string_view item, std::string_view variant,
+                         quantity_unit unit, std::int64_t used, std::int64_t block,
+                         std::int64_t blocks, const credits& price, std::int64_t raw) {
+  if (b) b->add(item, variant, unit, used, block, blocks, price, credits::from_raw(credits::rep(raw)));
 }
 
 // Itemizes any Rate: through itemize() when it has one, else as one line.
@@ -214,6 +235,24 @@ class per_second {
     });
   }
 
+  /**
+   * The fast path of itemize(): when the usage is valid and the cost fits an
+   * int64 of micro-credits, writes it to `raw`, appends the line and returns
+   * true; otherwise returns false having changed nothing, and itemize() gives
+   * the answer (an error, or the 128-bit result).
+   */
+  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+    if (!u.seconds || u.seconds->count() <= 0) return false;
+    const std::int64_t ms = u.seconds->count();
+    const std::int64_t secs = detail::ceil_div(ms, 1000);
+    const bool audio = u.audio && with_audio_.has_value();
+    const detail::fast_price& p = audio ? *with_audio_ : price_;
+    if (!p.times_raw(secs, raw)) return false;
+    detail::add_raw_line(b, "seconds", audio ? std::string_view("with audio") : std::string_view(),
+                         quantity_unit::milliseconds, ms, 1000, secs, p.value(), raw);
+    return true;
+  }
+
   [[nodiscard]] usage_fields fields() const noexcept {
     return with_audio_ ? usage_fields::seconds | usage_fields::audio : usage_fields::seconds;
   }
@@ -304,6 +343,25 @@ class per_generation {
         b->add("outputs", variant, quantity_unit::outputs, n, 1, n, p->value(), amount);
       return amount;
     });
+  }
+
+  /// The int64 fast path of itemize(); see per_second::itemize_raw.
+  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+    const std::int64_t n = u.outputs ? u.outputs->value : 1;
+    if (n < 1) return false;
+    const detail::fast_price* p = &price_;
+    std::string_view variant;
+    if (!by_resolution_.empty()) {
+      if (!u.resolution) return false;
+      std::size_t i = 0;
+      while (i < by_resolution_.size() && by_resolution_[i].resolution != *u.resolution) ++i;
+      if (i == by_resolution_.size()) return false;
+      p = &fast_by_resolution_[i];
+      variant = by_resolution_[i].resolution;
+    }
+    if (!p->times_raw(n, raw)) return false;
+    detail::add_raw_line(b, "outputs", variant, quantity_unit::outputs, n, 1, n, p->value(), raw);
+    return true;
   }
 
   [[nodiscard]] usage_fields fields() const noexcept {
@@ -433,6 +491,17 @@ class per_block {
                blocks, price_.value(), amount);
       return amount;
     });
+  }
+
+  /// The int64 fast path of itemize(); see per_second::itemize_raw.
+  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+    if (!u.seconds || u.seconds->count() <= 0) return false;
+    const std::int64_t ms = u.seconds->count();
+    const std::int64_t blocks = detail::ceil_div(ms, block_.count());
+    if (!price_.times_raw(blocks, raw)) return false;
+    detail::add_raw_line(b, "seconds", {}, quantity_unit::milliseconds, ms, block_.count(), blocks,
+                         price_.value(), raw);
+    return true;
   }
 
   [[nodiscard]] usage_fields fields() const noexcept { return usage_fields::seconds; }
@@ -658,6 +727,11 @@ class any_rate {
     if (!impl_) return result<credits>(errc::invalid_argument, "no rate");
     return impl_->itemize(u, b);
   }
+  /// The int64 fast path of itemize() when the rate has one (see
+  /// per_second::itemize_raw); false otherwise, having changed nothing.
+  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+    return impl_ && impl_->itemize_raw(u, b, raw);
+  }
   /// The fields the rate reads; usage_fields::unknown when it does not say.
   [[nodiscard]] usage_fields fields() const {
     return impl_ ? impl_->fields() : usage_fields::none;
@@ -677,6 +751,7 @@ class any_rate {
   struct base {
     virtual ~base() = default;
     virtual result<credits> itemize(const usage&, breakdown*) const = 0;
+    virtual bool itemize_raw(const usage&, breakdown*, std::int64_t&) const = 0;
     virtual usage_fields fields() const = 0;
     virtual std::string describe() const = 0;
     virtual std::vector<std::string_view> resolutions() const = 0;
@@ -686,6 +761,9 @@ class any_rate {
     explicit model(R r) : rate(std::move(r)) {}
     result<credits> itemize(const usage& u, breakdown* b) const override {
       return detail::itemize(rate, u, b);
+    }
+    bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const override {
+      return detail::itemize_raw(rate, u, b, raw);
     }
     usage_fields fields() const override { return detail::fields_of(rate); }
     std::string describe() const override { return detail::describe_of(rate); }
