@@ -39,8 +39,11 @@ namespace tollgate {
  * a field it needs is missing or out of its domain, errc::invalid_utf8 for bad
  * text, errc::overflow when the cost is not representable). Optional, used by
  * catalogs when present: `itemize(u, breakdown*)` (cost plus breakdown lines),
- * `fields()` (the usage_fields it reads), `describe()` (one line of text) and
- * `resolutions()` (the resolution values it prices).
+ * `fields()` (the usage_fields it reads), `describe()` (one line of text),
+ * `resolutions()` (the resolution values it prices) and
+ * `itemize_raw(u, breakdown*, int64&)` (an int64 fast path that may decline).
+ * A rate must be safe to call from many threads at once (const, no mutable
+ * state), as catalogs share it.
  */
 template <class R>
 concept Rate = requires(const R& r, const usage& u) {
