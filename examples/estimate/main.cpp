@@ -331,16 +331,22 @@ int run(int argc, char** argv) {
                "tollgate-estimate"};
   std::string model, seconds, outputs, resolution, text, text_file, catalog_file, plan_file;
   bool audio = false, json = false, list = false;
-  auto* o_model = app.add_option("MODEL", model, "Model id, e.g. gen4_turbo (see --list)");
-  auto* o_seconds = app.add_option("--seconds", seconds, "Seconds of media, e.g. 10 or 2.5");
-  auto* o_outputs = app.add_option("--outputs", outputs, "Number of outputs (images)");
-  auto* o_resolution = app.add_option("--resolution", resolution, "Resolution, e.g. 720p or 1080p");
+  auto* o_model =
+      app.add_option("MODEL", model, "Model id, e.g. gen4_turbo (see --list)")->type_name("");
+  auto* o_seconds =
+      app.add_option("--seconds", seconds, "Seconds of media, e.g. 10 or 2.5")->type_name("S");
+  auto* o_outputs = app.add_option("--outputs", outputs, "Number of outputs (images)")->type_name("N");
+  auto* o_resolution =
+      app.add_option("--resolution", resolution, "Resolution, e.g. 720p or 1080p")->type_name("R");
   auto* o_audio = app.add_flag("--audio", audio, "Ask for generated audio");
   auto* o_text = app.add_option("--text", text, "Input text (speech models)");
-  auto* o_text_file = app.add_option("--text-file", text_file, "Read the input text from FILE");
-  app.add_option("--catalog", catalog_file, "Price against this catalog JSON file instead of "
-                                            "the built-in Runway catalog");
-  auto* o_plan = app.add_option("--plan", plan_file, "Price a plan: {\"jobs\":[{...,\"count\":N}]}");
+  auto* o_text_file =
+      app.add_option("--text-file", text_file, "Read the input text from FILE")->type_name("FILE");
+  app.add_option("--catalog", catalog_file,
+                 "Price against this catalog JSON file instead of the built-in Runway catalog")
+      ->type_name("FILE");
+  auto* o_plan = app.add_option("--plan", plan_file, "Price a plan: {\"jobs\":[{...,\"count\":N}]}")
+                     ->type_name("FILE");
   auto* o_list = app.add_flag("--list", list, "List the catalog's models");
   app.add_flag("--json", json, "Print JSON with exact decimal strings");
   o_text_file->excludes(o_text);
