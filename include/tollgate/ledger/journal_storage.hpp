@@ -392,7 +392,8 @@ class journal_storage {
     explicit scanner(journal_storage& j) : j_(j) {}
     result<const std::byte*> get(u64 off, std::size_t n) {
       if (off >= begin_ && off + n <= begin_ + len_) return buf_.data() + (off - begin_);
-      const std::size_t want = std::max<std::size_t>(n, chunk());
+      const std::size_t want = std::max<std::size_t>(
+          n, static_cast<std::size_t>(std::min<u64>(chunk(), j_.capacity_ > off ? j_.capacity_ - off : 0)));
       if (buf_.size() < want) buf_.resize(want);
       auto r = j_.cfg_.fs.pread(j_.fd_, buf_.data(), want, off);
       if (!r) return r.error();
