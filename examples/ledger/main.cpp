@@ -1,0 +1,486 @@
+// tollgate-ledger: the operator's tool for a ledger journal.
+//
+//   tollgate-ledger FILE purchase ACCOUNT USD --key K [--json]
+//   tollgate-ledger FILE charge ACCOUNT CREDITS --key K [--json]
+//   tollgate-ledger FILE grant ACCOUNT CREDITS --key K [--expires-in SECONDS] [--json]
+//   tollgate-ledger FILE hold ACCOUNT CREDITS --key K [--timeout SECONDS] [--json]
+//   tollgate-ledger FILE capture HOLD CREDITS --key K [--json]
+//   tollgate-ledger FILE release HOLD --key K [--json]
+//   tollgate-ledger FILE adjust ACCOUNT CREDITS --key K --reason TEXT [--json]
+//   tollgate-ledger FILE balance ACCOUNT [--json]
+//   tollgate-ledger FILE statement ACCOUNT [--json]
+//   tollgate-ledger FILE verify [--json]
+//   tollgate-ledger FILE snapshot
+//
+// Writes go through the journal with every_op durability (the command returns
+// once the operation is on disk) and create FILE if it does not exist; reads
+// open FILE read-only, so they work while a service has it open for writing.
+// Amounts are exact decimals; with --json every amount is an exact decimal
+// string. Exit status: 0 on success (for verify: the journal is sound); 1 when
+// the ledger refuses the operation or the journal is damaged, locked or
+// unreadable (verify names the offset); 2 on bad input, with one line on
+// stderr, and then nothing is written.
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <tollgate/ledger/ledger.hpp>
+
+namespace {
+
+using tollgate::credits;
+using tollgate::errc;
+using tollgate::usd;
+using ojson = nlohmann::ordered_json;
+using cli_ledger = tollgate::journal_ledger<>;
+namespace ld = tollgate::ledger_detail;
+
+constexpr int exit_ok = 0;
+constexpr int exit_refused = 1;
+constexpr int exit_bad_input = 2;
+
+// Bad input: one line on stderr, exit status 2, nothing written.
+struct bad_input : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// The ledger or the journal said no: one line on stderr, exit status 1.
+struct refused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// Errors that mean the request itself was malformed.
+bool is_bad_input(const tollgate::error& e) {
+  return e == errc::invalid_amount || e == errc::invalid_account || e == errc::invalid_argument ||
+         e == errc::overflow;
+}
+
+[[noreturn]] void fail(const tollgate::error& e) {
+  if (is_bad_input(e)) throw bad_input(e.message());
+  throw refused(e.message());
+}
+
+credits parse_credits(const std::string& s, bool allow_zero = false, bool allow_negative = false) {
+  auto c = credits::parse(s);
+  if (!c) throw bad_input(c.error().message());
+  if (c->is_negative() && !allow_negative)
+    throw bad_input(fmt::format("the amount must not be negative, got {}", s));
+  if (c->is_zero() && !allow_zero) throw bad_input("the amount must not be zero");
+  return *c;
+}
+
+usd parse_usd(const std::string& s) {
+  auto d = usd::parse(s);
+  if (!d) throw bad_input(d.error().message());
+  if (!d->is_positive()) throw bad_input(fmt::format("a purchase must be a positive amount, got ${}", s));
+  return *d;
+}
+
+void check_account(const std::string& a) {
+  if (auto r = ld::check_account_id(a); !r) throw bad_input(r.error().message());
+}
+void check_key(const std::string& k) {
+  if (auto r = ld::check_key(k); !r) throw bad_input(r.error().message());
+}
+
+std::chrono::nanoseconds parse_seconds(const std::string& s, std::string_view what) {
+  auto c = credits::parse(s);  // the same exact decimal grammar, in seconds
+  if (!c || !c->is_positive())
+    throw bad_input(fmt::format("{} must be a positive number of seconds, got '{}'", what, s));
+  const auto micro = c->raw().convert_to<long double>();
+  if (micro > 1e15L) throw bad_input(fmt::format("{} is too long: '{}'", what, s));
+  return std::chrono::nanoseconds(c->raw().convert_to<long long>() * 1000);
+}
+
+std::string time_text(std::chrono::system_clock::time_point t) {
+  return ld::time_text(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+// ------------------------------------------------------------ opening
+
+struct context {
+  std::string path;
+  bool json = false;
+  tollgate::durability mode = tollgate::durability::every_op;
+};
+
+std::unique_ptr<cli_ledger> open_for_write(const context& ctx) {
+  tollgate::journal_config cfg;
+  cfg.path = ctx.path;
+  cfg.mode = ctx.mode;
+  auto l = cli_ledger::open(cfg);
+  if (!l) throw refused(l.error().message());
+  return std::move(*l);
+}
+
+std::unique_ptr<cli_ledger> open_for_read(const context& ctx, bool use_snapshot = true) {
+  if (!std::filesystem::exists(ctx.path)) throw bad_input(fmt::format("there is no journal at '{}'", ctx.path));
+  tollgate::journal_config cfg;
+  cfg.path = ctx.path;
+  cfg.read_only = true;
+  cfg.use_snapshot = use_snapshot;
+  auto l = cli_ledger::open(cfg);
+  if (!l) throw refused(l.error().message());
+  return std::move(*l);
+}
+
+// ------------------------------------------------------------ output
+
+void print_receipt(const context& ctx, std::string_view account, const cli_ledger::receipt& r) {
+  if (ctx.json) {
+    ojson j;
+    j["op"] = r.op;
+    j["kind"] = std::string(tollgate::to_string(r.kind));
+    if (!account.empty()) j["account"] = std::string(account);
+    if (r.hold.value != 0) j["hold"] = r.hold.value;
+    j["credits"] = r.amount.to_string();
+    if (r.kind == tollgate::operation_kind::capture) j["released"] = r.released.to_string();
+    if (r.kind == tollgate::operation_kind::purchase) j["usd"] = r.paid.to_string();
+    j["at"] = time_text(r.at);
+    j["replayed"] = r.replayed;
+    fmt::print("{}\n", j.dump());
+    return;
+  }
+  std::string what;
+  switch (r.kind) {
+    case tollgate::operation_kind::purchase:
+      what = fmt::format("purchased {} credits for ${} on account {}", r.amount, r.paid, account);
+      break;
+    case tollgate::operation_kind::grant:
+      what = fmt::format("granted {} credits to account {}", r.amount, account);
+      break;
+    case tollgate::operation_kind::hold:
+      what = fmt::format("hold {}: {} credits held on account {}", r.hold, r.amount, account);
+      break;
+    case tollgate::operation_kind::capture:
+      what = fmt::format("hold {}: captured {} credits, released {}", r.hold, r.amount, r.released);
+      break;
+    case tollgate::operation_kind::release:
+      what = fmt::format("hold {}: released {} credits", r.hold, r.amount);
+      break;
+    case tollgate::operation_kind::charge:
+      what = fmt::format("charged {} credits to account {}", r.amount, account);
+      break;
+    case tollgate::operation_kind::adjust:
+      what = fmt::format("adjusted account {} by {} credits", account, r.amount);
+      break;
+    default: what = std::string(tollgate::to_string(r.kind)); break;
+  }
+  fmt::print("{} (operation {}{})\n", what, r.op,
+             r.replayed ? "; this key was used before, nothing changed" : "");
+}
+
+int run_op(const context& ctx, std::string_view account,
+           const std::function<tollgate::result<cli_ledger::receipt>(cli_ledger&)>& op) {
+  auto l = open_for_write(ctx);
+  auto r = op(*l);
+  if (!r) fail(r.error());
+  print_receipt(ctx, account, *r);
+  return exit_ok;
+}
+
+int balance_cmd(const context& ctx, const std::string& account) {
+  check_account(account);
+  auto l = open_for_read(ctx);
+  auto b = l->balance(account);
+  if (!b) fail(b.error());
+  if (ctx.json) {
+    ojson j;
+    j["account"] = account;
+    j["available"] = b->available.to_string();
+    j["held"] = b->held.to_string();
+    j["granted"] = b->granted.to_string();
+    j["purchased"] = b->purchased.to_string();
+    j["purchased_usd"] = b->purchased_usd.to_string();
+    j["first_purchase"] = b->first_purchase ? ojson(time_text(*b->first_purchase)) : ojson(nullptr);
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("account {}: {} credits available ({} from grants), {} held; {} purchased for ${}{}\n",
+               account, b->available, b->granted, b->held, b->purchased, b->purchased_usd,
+               b->first_purchase ? ", first on " + time_text(*b->first_purchase) : std::string());
+  }
+  return exit_ok;
+}
+
+int statement_cmd(const context& ctx, const std::string& account) {
+  check_account(account);
+  auto l = open_for_read(ctx);
+  auto st = l->statement(account);
+  if (!st) fail(st.error());
+  if (ctx.json) {
+    ojson j;
+    j["account"] = account;
+    j["entries"] = ojson::array();
+    for (const auto& e : *st) {
+      ojson x;
+      x["op"] = e.op;
+      x["at"] = time_text(e.at);
+      x["kind"] = std::string(tollgate::to_string(e.kind));
+      x["from"] = std::string(tollgate::to_string(e.from));
+      x["to"] = std::string(tollgate::to_string(e.to));
+      x["credits"] = e.amount.to_string();
+      x["available_after"] = e.available_after.to_string();
+      if (e.ref != 0) x["ref"] = e.ref;
+      if (!e.reason.empty()) x["reason"] = e.reason;
+      j["entries"].push_back(std::move(x));
+    }
+    fmt::print("{}\n", j.dump());
+    return exit_ok;
+  }
+  fmt::print("{:>6}  {:<24}  {:<13}  {:>11} -> {:<11}  {:>14}  {:>14}  {}\n", "op", "time (UTC)", "kind",
+             "from", "to", "credits", "available", "ref / reason");
+  for (const auto& e : *st)
+    fmt::print("{:>6}  {:<24}  {:<13}  {:>11} -> {:<11}  {:>14}  {:>14}  {}\n", e.op, time_text(e.at),
+               tollgate::to_string(e.kind), tollgate::to_string(e.from), tollgate::to_string(e.to),
+               e.amount, e.available_after,
+               e.reason.empty() ? (e.ref ? std::to_string(e.ref) : std::string()) : e.reason);
+  return exit_ok;
+}
+
+int verify_cmd(const context& ctx) {
+  // Replays the whole journal, ignoring any snapshot, and checks every
+  // invariant; then checks that the snapshot (if any) agrees.
+  if (!std::filesystem::exists(ctx.path)) throw bad_input(fmt::format("there is no journal at '{}'", ctx.path));
+  tollgate::journal_config cfg;
+  cfg.path = ctx.path;
+  cfg.read_only = true;
+  cfg.use_snapshot = false;
+  auto opened = cli_ledger::open(cfg);
+  if (!opened) {
+    if (ctx.json) {
+      ojson j;
+      j["ok"] = false;
+      j["error"] = opened.error().message();
+      fmt::print("{}\n", j.dump());
+    }
+    throw refused(opened.error().message());
+  }
+  cli_ledger& l = **opened;
+  auto inv = l.check_invariants();
+  const auto t = l.totals();
+  const auto& rep = l.recovery();
+  std::string snapshot_state = "none";
+  if (std::filesystem::exists(ctx.path + ".snapshot")) {
+    cfg.use_snapshot = true;
+    auto s = cli_ledger::open(cfg);
+    if (!s || !(*s)->recovery().snapshot_used) {
+      snapshot_state = "ignored: " + (s ? one_line((*s)->recovery().notes) : s.error().message());
+    } else {
+      const auto st = (*s)->totals();
+      bool same = st.operations == t.operations && st.entries == t.entries && st.accounts == t.accounts;
+      for (std::size_t p = 0; p < tollgate::party_count; ++p) same = same && st.balances[p] == t.balances[p];
+      snapshot_state = same ? fmt::format("agrees (covers {} records)", (*s)->recovery().snapshot_records)
+                            : "DISAGREES with the journal";
+      if (!same && inv) inv = tollgate::result<void>(errc::corrupt_journal, "the snapshot disagrees with the journal");
+    }
+  }
+  auto balance = [&](tollgate::party p) { return t.balances[static_cast<int>(p)]; };
+  if (ctx.json) {
+    ojson j;
+    j["ok"] = static_cast<bool>(inv);
+    if (!inv) j["error"] = inv.error().message();
+    j["records"] = rep.records;
+    j["operations"] = t.operations;
+    j["accounts"] = t.accounts;
+    j["entries"] = t.entries;
+    j["open_holds"] = t.open_holds;
+    j["end_offset"] = rep.end_offset;
+    j["torn_tail"] = rep.torn_tail;
+    if (rep.torn_tail) {
+      j["torn_offset"] = rep.torn_offset;
+      j["torn_bytes"] = rep.torn_bytes;
+    }
+    j["snapshot"] = snapshot_state;
+    ojson totals;
+    totals["available"] = t.available.to_string();
+    totals["held"] = t.held.to_string();
+    totals["purchased"] = t.purchased.to_string();
+    totals["purchased_usd"] = t.purchased_usd.to_string();
+    for (std::size_t p = 1; p < tollgate::party_count; ++p)
+      totals[std::string(tollgate::to_string(static_cast<tollgate::party>(p)))] = t.balances[p].to_string();
+    j["totals"] = totals;
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("journal {}: {} records, {} operations, {} accounts, {} entries, {} open holds\n",
+               ctx.path, rep.records, t.operations, t.accounts, t.entries, t.open_holds);
+    fmt::print("  sold {} credits for ${}; granted {}; adjusted {}\n", t.purchased, t.purchased_usd,
+               -balance(tollgate::party::grants), -balance(tollgate::party::adjustments));
+    fmt::print("  used {}, expired {}, held {}, available {}\n", balance(tollgate::party::usage),
+               balance(tollgate::party::expired), t.held, t.available);
+    if (rep.torn_tail)
+      fmt::print("  torn tail: {} bytes at offset {} from a write that was never acknowledged "
+                 "(cut off on the next writable open)\n",
+                 rep.torn_bytes, rep.torn_offset);
+    fmt::print("  snapshot: {}\n", snapshot_state);
+    fmt::print("  {}\n", inv ? "every invariant holds" : inv.error().message());
+  }
+  if (!inv) throw refused(inv.error().message());
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tollgate-ledger: purchases, charges, balances and checks on a ledger journal"};
+  app.require_subcommand(1);
+  context ctx;
+  std::string account, amount, key, reason, expires_in, timeout;
+  std::uint64_t hold = 0;
+  app.add_option("journal", ctx.path, "the journal file")->required();
+  std::string mode = "every_op";
+  app.add_option("--durability", mode, "every_op (default), group_commit or none")
+      ->check(CLI::IsMember({"every_op", "group_commit", "none"}));
+
+  auto add_json = [&](CLI::App* c) { c->add_flag("--json", ctx.json, "print JSON"); };
+  auto* purchase = app.add_subcommand("purchase", "buy credits with dollars at the account's price");
+  purchase->add_option("account", account)->required();
+  purchase->add_option("usd", amount, "dollars, e.g. 10 or 12.50")->required();
+  purchase->add_option("--key", key, "idempotency key")->required();
+  add_json(purchase);
+  auto* charge = app.add_subcommand("charge", "take credits from the account (hold + capture)");
+  charge->add_option("account", account)->required();
+  charge->add_option("credits", amount)->required();
+  charge->add_option("--key", key, "idempotency key")->required();
+  add_json(charge);
+  auto* grant = app.add_subcommand("grant", "give promotional credits");
+  grant->add_option("account", account)->required();
+  grant->add_option("credits", amount)->required();
+  grant->add_option("--key", key, "idempotency key")->required();
+  grant->add_option("--expires-in", expires_in, "seconds until the grant expires");
+  add_json(grant);
+  auto* hold_cmd = app.add_subcommand("hold", "reserve credits for a job");
+  hold_cmd->add_option("account", account)->required();
+  hold_cmd->add_option("credits", amount)->required();
+  hold_cmd->add_option("--key", key, "idempotency key")->required();
+  hold_cmd->add_option("--timeout", timeout, "seconds after which the hold is released");
+  add_json(hold_cmd);
+  auto* capture = app.add_subcommand("capture", "take (part of) a hold, release the rest");
+  capture->add_option("hold", hold)->required();
+  capture->add_option("credits", amount)->required();
+  capture->add_option("--key", key, "idempotency key")->required();
+  add_json(capture);
+  auto* release = app.add_subcommand("release", "return a whole hold");
+  release->add_option("hold", hold)->required();
+  release->add_option("--key", key, "idempotency key")->required();
+  add_json(release);
+  auto* adjust = app.add_subcommand("adjust", "an operator's correction (negative removes credits)");
+  adjust->add_option("account", account)->required();
+  adjust->add_option("credits", amount)->required();
+  adjust->add_option("--key", key, "idempotency key")->required();
+  adjust->add_option("--reason", reason, "why, for the statement")->required();
+  add_json(adjust);
+  auto* balance = app.add_subcommand("balance", "an account's balance");
+  balance->add_option("account", account)->required();
+  add_json(balance);
+  auto* statement = app.add_subcommand("statement", "an account's entries");
+  statement->add_option("account", account)->required();
+  add_json(statement);
+  auto* verify = app.add_subcommand("verify", "replay the journal and check every invariant");
+  add_json(verify);
+  auto* snapshot = app.add_subcommand("snapshot", "write a snapshot so the journal opens fast");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return exit_bad_input;
+  }
+  ctx.mode = mode == "group_commit" ? tollgate::durability::group_commit
+             : mode == "none"       ? tollgate::durability::none
+                                    : tollgate::durability::every_op;
+  try {
+    // Everything about the request is checked before the journal is opened
+    // for writing (which would create it).
+    if (purchase->parsed()) {
+      check_account(account);
+      check_key(key);
+      const usd d = parse_usd(amount);
+      return run_op(ctx, account, [&](cli_ledger& l) { return l.purchase(account, d, key); });
+    }
+    if (charge->parsed()) {
+      check_account(account);
+      check_key(key);
+      const credits c = parse_credits(amount);
+      return run_op(ctx, account, [&](cli_ledger& l) { return l.charge(account, c, key); });
+    }
+    if (grant->parsed()) {
+      check_account(account);
+      check_key(key);
+      const credits c = parse_credits(amount);
+      std::optional<std::chrono::nanoseconds> in;
+      if (!expires_in.empty()) in = parse_seconds(expires_in, "--expires-in");
+      return run_op(ctx, account, [&](cli_ledger& l) {
+        std::optional<cli_ledger::time_point> at;
+        if (in) at = std::chrono::system_clock::now() + std::chrono::duration_cast<cli_ledger::duration>(*in);
+        return l.grant(account, c, key, at);
+      });
+    }
+    if (hold_cmd->parsed()) {
+      check_account(account);
+      check_key(key);
+      const credits c = parse_credits(amount);
+      std::optional<cli_ledger::duration> t;
+      if (!timeout.empty()) t = std::chrono::duration_cast<cli_ledger::duration>(parse_seconds(timeout, "--timeout"));
+      return run_op(ctx, account, [&](cli_ledger& l) { return l.hold(account, c, key, t); });
+    }
+    if (capture->parsed()) {
+      check_key(key);
+      const credits c = parse_credits(amount, /*allow_zero=*/true);
+      return run_op(ctx, "", [&](cli_ledger& l) { return l.capture(tollgate::hold_id{hold}, c, key); });
+    }
+    if (release->parsed()) {
+      check_key(key);
+      return run_op(ctx, "", [&](cli_ledger& l) { return l.release(tollgate::hold_id{hold}, key); });
+    }
+    if (adjust->parsed()) {
+      check_account(account);
+      check_key(key);
+      const credits c = parse_credits(amount, false, /*allow_negative=*/true);
+      if (reason.empty()) throw bad_input("an adjustment needs a --reason");
+      return run_op(ctx, account, [&](cli_ledger& l) { return l.adjust(account, c, key, reason); });
+    }
+    if (balance->parsed()) return balance_cmd(ctx, account);
+    if (statement->parsed()) return statement_cmd(ctx, account);
+    if (verify->parsed()) return verify_cmd(ctx);
+    if (snapshot->parsed()) {
+      if (!std::filesystem::exists(ctx.path))
+        throw bad_input(fmt::format("there is no journal at '{}'", ctx.path));
+      auto l = open_for_write(ctx);
+      if (auto s = l->snapshot(); !s) fail(s.error());
+      fmt::print("snapshot written: {} operations\n", l->totals().operations);
+      return exit_ok;
+    }
+  } catch (const bad_input& e) {
+    fmt::print(stderr, "tollgate-ledger: {}\n", one_line(e.what()));
+    return exit_bad_input;
+  } catch (const refused& e) {
+    fmt::print(stderr, "tollgate-ledger: {}\n", one_line(e.what()));
+    return exit_refused;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tollgate-ledger: internal error: {}\n", one_line(e.what()));
+    return exit_refused;
+  }
+  return exit_bad_input;
+}
