@@ -535,6 +535,7 @@ class basic_ledger {
   template <class D>
   static i64 to_ns(D d) {
     using namespace std::chrono;
+    if constexpr (std::is_same_v<D, nanoseconds>) return d.count();  // the common case, exact
     const auto lim = duration_cast<std::chrono::duration<long double, std::nano>>(d).count();
     if (lim >= static_cast<long double>(ledger_detail::never)) return ledger_detail::never - 1;
     if (lim <= static_cast<long double>(-ledger_detail::never)) return -ledger_detail::never;
@@ -600,8 +601,9 @@ class basic_ledger {
     using namespace ledger_detail;
     auto c = convert(o);
     if (!c) return c.error();
-    const op_in& op = *c;
+    op_in& op = *c;
     std::unique_lock lk(mutex_);
+    state_.prefetch(op);  // the key's index slot loads while the clock is read
     if (auto w = check_writable(); !w) return w.error();
     if constexpr (persistent) {
       if (record_header_size + state::encoded_size(op) > storage_->max_payload())

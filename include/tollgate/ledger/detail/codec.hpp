@@ -4,6 +4,7 @@
 // in), CRC32C, and the rules for account ids and idempotency keys.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -223,17 +224,36 @@ template <class U>
   return v;
 }
 
-/// A string hash (FNV-1a 64 mixed), used only in memory: never persisted.
+/// A string hash for the in-memory indexes (never persisted): eight bytes
+/// at a time, seeded per process so that clients cannot pick keys that all
+/// collide.
+[[nodiscard]] inline u64 hash_seed() noexcept {
+  static const u64 seed = [] {
+    u64 x = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<std::uintptr_t>(&x);
+    x ^= static_cast<u64>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return x | 1;
+  }();
+  return seed;
+}
 [[nodiscard]] inline u64 hash_bytes(std::string_view s) noexcept {
-  u64 h = 0xcbf29ce484222325ull;
-  for (char c : s) {
-    h ^= static_cast<u8>(c);
-    h *= 0x100000001b3ull;
+  constexpr u64 m = 0x9E3779B97F4A7C15ull;
+  u64 h = hash_seed() ^ (s.size() * m);
+  const char* p = s.data();
+  std::size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    u64 w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * m;
+    h ^= h >> 29;
   }
-  // FNV's low bits are weak for short keys; a final avalanche fixes that.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
+  if (n > 0) {
+    u64 w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * m;
+  }
+  h ^= h >> 32;
+  h *= 0xD6E8FEB86659FD93ull;
+  h ^= h >> 32;
   return h;
 }
 

@@ -60,6 +60,12 @@ class hash_index {
     return true;
   }
 
+  /// Starts loading the home slot of `h`, so a lookup soon after does not
+  /// wait for memory (the key table outgrows the caches quickly).
+  void prefetch(std::uint64_t h) const noexcept {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+  }
+
   void clear() {
     slots_.clear();
     mask_ = 0;

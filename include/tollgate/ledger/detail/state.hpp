@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -145,13 +146,87 @@ struct receipt_rec {
   u64 record_seq = 0;  // the journal record that holds the operation (0: memory)
 };
 
+// One remembered idempotency key: the request it was used for and what the
+// operation returned (the rest of the receipt follows from these).
 struct key_rec {
   std::string key;
   u64 hash = 0;
   i64 at = 0;
   u64 record_seq = 0;
   fingerprint fp;
-  receipt_rec r;
+  u64 op = 0;
+  u64 hold = 0;
+  i128 amount = 0;
+  i128 released = 0;
+
+  [[nodiscard]] receipt_rec receipt() const {
+    receipt_rec r;
+    r.kind = fp.kind;
+    r.op = op;
+    r.hold = hold;
+    r.amount = amount;
+    r.released = released;
+    if (fp.kind == operation_kind::purchase || fp.kind == operation_kind::set_price) r.paid = fp.amount;
+    r.at = at;
+    r.replayed = true;
+    r.record_seq = record_seq;
+    return r;
+  }
+};
+
+// A FIFO in chunks of 1024: keys are added at the back and forgotten at the
+// front, one allocation per chunk rather than per key (std::deque allocates
+// every few keys of this size).
+template <class T, std::size_t Chunk = 1024>
+class chunked_fifo {
+ public:
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  T& operator[](std::size_t i) { return at(head_ + i); }
+  const T& operator[](std::size_t i) const { return at(head_ + i); }
+  T& front() { return (*this)[0]; }
+  const T& front() const { return (*this)[0]; }
+  T& back() { return (*this)[size_ - 1]; }
+  const T& back() const { return (*this)[size_ - 1]; }
+  // Slots are value-initialized when their chunk is made and reset when
+  // popped, so a new back() is already a fresh T.
+  T& emplace_back() {
+    if (needed(size_ + 1) > chunks_.size()) chunks_.push_back(std::make_unique<T[]>(Chunk));
+    ++size_;
+    return back();
+  }
+  void push_back(T&& v) { emplace_back() = std::move(v); }
+  void pop_front() {
+    front() = T{};
+    ++head_;
+    --size_;
+    if (size_ == 0) {
+      clear();
+    } else if (head_ == Chunk) {
+      chunks_.pop_front();
+      head_ = 0;
+    }
+  }
+  void pop_back() {
+    back() = T{};
+    --size_;
+    if (size_ == 0) clear();
+    else
+      while (chunks_.size() > needed(size_)) chunks_.pop_back();
+  }
+  void clear() {
+    chunks_.clear();
+    head_ = 0;
+    size_ = 0;
+  }
+
+ private:
+  [[nodiscard]] std::size_t needed(std::size_t n) const { return (head_ + n + Chunk - 1) / Chunk; }
+  T& at(std::size_t p) { return chunks_[p / Chunk][p % Chunk]; }
+  const T& at(std::size_t p) const { return chunks_[p / Chunk][p % Chunk]; }
+  std::deque<std::unique_ptr<T[]>> chunks_;
+  std::size_t head_ = 0;  // index of the front element in the first chunk
+  std::size_t size_ = 0;
 };
 
 /// One operation in the ledger's internal form (amounts as raw micro-units).
@@ -164,6 +239,7 @@ struct op_in {
   i128 credits = 0;   // purchase on replay: the credits it bought
   i64 aux = -1;       // grant: expiry (never: none); hold: timeout in ns (-1: none)
   u64 hold = 0;       // capture/release: the hold; hold on replay: its id
+  u64 key_hash = 0;   // set by state::prefetch(); 0: not computed yet
 };
 
 struct savepoint {
@@ -221,11 +297,7 @@ class state {
   [[nodiscard]] std::optional<receipt_rec> lookup(std::string_view key) const {
     auto k = find_key(key, hash_bytes(key));
     if (!k) return std::nullopt;
-    const key_rec& kr = key_at(*k);
-    receipt_rec r = kr.r;
-    r.replayed = true;
-    r.record_seq = kr.record_seq;
-    return r;
+    return key_at(*k).receipt();
   }
 
   /// The balance of `name` as of `now`, as if timed-out holds and expired
@@ -245,6 +317,13 @@ class state {
 
   // ------------------------------------------------------------ operations
 
+  /// Hashes the operation's key and starts loading the index slots it will
+  /// need; call it first and do other work (reading the clock) meanwhile.
+  void prefetch(op_in& op) const noexcept {
+    op.key_hash = hash_bytes(op.key);
+    key_index_.prefetch(op.key_hash);
+  }
+
   /// Journal records written from now on get this sequence number.
   void set_record_seq(u64 s) noexcept { record_seq_ = s; }
 
@@ -261,16 +340,11 @@ class state {
     const bool by_hold = op.kind == operation_kind::capture || op.kind == operation_kind::release;
     if (!by_hold)
       if (auto r = check_account_id(op.account); !r) return r.error();
-    const u64 kh = hash_bytes(op.key);
+    const u64 kh = op.key_hash != 0 ? op.key_hash : hash_bytes(op.key);
     if (!replay) {
       if (auto k = find_key(op.key, kh)) {
         const key_rec& kr = key_at(*k);
-        if (same_request(kr.fp, op)) {
-          receipt_rec r = kr.r;
-          r.replayed = true;
-          r.record_seq = kr.record_seq;
-          return r;
-        }
+        if (same_request(kr.fp, op)) return kr.receipt();
         return result<receipt_rec>(
             errc::idempotency_conflict,
             fmt::format("idempotency key {} was already used for {}; this request is {}. "
@@ -281,6 +355,7 @@ class state {
     const savepoint sp = mark();
     const u64 id = next_op_++;
     last_time_ = now;
+    touched_ = no_account;
     result<receipt_rec> r = dispatch(op, id, now, replay);
     if (!r) {
       rollback(sp);
@@ -289,7 +364,7 @@ class state {
     r->op = id;
     r->at = now;
     r->kind = op.kind;
-    register_key(op, kh, *r, now);
+    register_key(op, kh, *r, now, replay);
     r->record_seq = record_seq_;
     return r;
   }
@@ -622,7 +697,8 @@ class state {
     w.u64v(reasons_.size());
     for (const std::string& r : reasons_) w.str32(r);
     w.u64v(keys_.size());
-    for (const key_rec& k : keys_) {
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+      const key_rec& k = keys_[i];
       w.str8(k.key);
       w.i64v(k.at);
       w.u8v(static_cast<u8>(k.fp.kind));
@@ -631,13 +707,10 @@ class state {
       w.i128v(k.fp.amount);
       w.i64v(k.fp.aux);
       w.u64v(k.fp.reason);
-      w.u8v(static_cast<u8>(k.r.kind));
-      w.u64v(k.r.op);
-      w.u64v(k.r.hold);
-      w.i128v(k.r.amount);
-      w.i128v(k.r.released);
-      w.i128v(k.r.paid);
-      w.i64v(k.r.at);
+      w.u64v(k.op);
+      w.u64v(k.hold);
+      w.i128v(k.amount);
+      w.i128v(k.released);
     }
   }
 
@@ -1056,7 +1129,7 @@ class state {
     if (!within_issue_limit(sys_[static_cast<u8>(party::sales)], -c) ||
         !within_issue_limit(total_usd_, op.amount))
       return too_much("a purchase of $" + usd_text(op.amount));
-    const u32 a = intern(op.account);
+    const u32 a = touched_ = intern(op.account);
     settle(a, now, id);
     account_scalars& s = acct_mut(a);
     s.paid += c;
@@ -1085,7 +1158,7 @@ class state {
                       time_text(op.aux)));
     if (!within_issue_limit(sys_[static_cast<u8>(party::grants)], -op.amount))
       return too_much("a grant of " + credit_text(op.amount) + " credits");
-    const u32 a = intern(op.account);
+    const u32 a = touched_ = intern(op.account);
     settle(a, now, id);
     auto& grants = accounts_[a].grants;
     const grant_rec g{id, op.aux, op.amount, op.amount};
@@ -1120,7 +1193,7 @@ class state {
     }
     auto found = find_account(op.account);
     if (!found) return insufficient(op.account, 0, 0, op.amount, "the hold");
-    const u32 a = *found;
+    const u32 a = touched_ = *found;
     settle(a, now, id);
     const account_scalars& s0 = accounts_[a].s;
     if (s0.paid + s0.granted < op.amount)
@@ -1199,7 +1272,7 @@ class state {
     if (op.amount <= 0) return not_positive("a charge", credit_text(op.amount) + " credits");
     auto found = find_account(op.account);
     if (!found) return insufficient(op.account, 0, 0, op.amount, "the charge");
-    const u32 a = *found;
+    const u32 a = touched_ = *found;
     {
       const account_scalars& s = accounts_[a].s;
       if (s.next_hold_deadline <= now || s.next_grant_expiry <= now) settle(a, now, id);
@@ -1229,7 +1302,7 @@ class state {
     if (op.amount > 0) {
       if (!within_issue_limit(sys_[static_cast<u8>(party::adjustments)], -op.amount))
         return too_much("an adjustment of " + credit_text(op.amount) + " credits");
-      const u32 a = intern(op.account);
+      const u32 a = touched_ = intern(op.account);
       settle(a, now, id);
       acct_mut(a).paid += op.amount;
       post(a, entry_kind::adjustment, party::adjustments, party::customer, op.amount, id, now, ref);
@@ -1237,7 +1310,7 @@ class state {
       const i128 take = -op.amount;
       auto found = find_account(op.account);
       if (!found) return insufficient(op.account, 0, 0, take, "the adjustment");
-      const u32 a = *found;
+      const u32 a = touched_ = *found;
       settle(a, now, id);
       const account_scalars& s = accounts_[a].s;
       if (s.paid + s.granted < take)
@@ -1252,7 +1325,7 @@ class state {
 
   result<receipt_rec> do_set_price(const op_in& op) {
     if (op.amount <= 0) return not_positive("a credit price", "$" + usd_text(op.amount));
-    const u32 a = intern(op.account);
+    const u32 a = touched_ = intern(op.account);
     acct_mut(a).price = op.amount;
     receipt_rec r;
     r.paid = op.amount;
@@ -1287,11 +1360,12 @@ class state {
     return describe(op);
   }
 
-  void register_key(const op_in& op, u64 h, const receipt_rec& r, i64 now) {
+  void register_key(const op_in& op, u64 h, const receipt_rec& r, i64 now, bool replay) {
     const u64 abs = keys_begin_ + keys_.size();
     // Replay may meet a key again that the live ledger had forgotten (its
-    // retention passed) and reused: the newest use wins.
-    key_index_.erase(h, [&](u64 v) { return keys_[v - keys_begin_].key == op.key; });
+    // retention passed) and reused: the newest use wins. A live operation
+    // only gets here when the key is new.
+    if (replay) key_index_.erase(h, [&](u64 v) { return keys_[v - keys_begin_].key == op.key; });
     key_rec& k = keys_.emplace_back();
     k.key.assign(op.key);
     k.hash = h;
@@ -1302,13 +1376,14 @@ class state {
     k.fp.aux = op.aux;
     k.fp.hold = op.hold;
     if (op.kind != operation_kind::capture && op.kind != operation_kind::release) {
-      k.fp.account = *find_account(op.account);
+      k.fp.account = touched_ != no_account ? touched_ : *find_account(op.account);
       k.fp.hold = 0;
     }
     if (op.kind == operation_kind::adjust) k.fp.reason = reasons_.size();
-    k.r = r;
-    k.r.replayed = false;
-    k.r.record_seq = 0;
+    k.op = r.op;
+    k.hold = r.hold;
+    k.amount = r.amount;
+    k.released = r.released;
     key_index_.insert(h, abs);
   }
 
@@ -1422,7 +1497,7 @@ class state {
     for (const entry_rec& e : entries_)
       if (e.kind == entry_kind::adjustment && (e.ref == 0 || e.ref > nr)) return bad("bad reason ref");
     const u64 nk = rd.u64v();
-    if (!rd.ok() || !count(nk, 1 + 8 + 1 + 4 + 8 + 16 + 8 + 8 + 1 + 8 + 8 + 48 + 8)) return bad("bad key count");
+    if (!rd.ok() || !count(nk, 1 + 8 + 1 + 4 + 8 + 16 + 8 + 8 + 8 + 8 + 16 + 16)) return bad("bad key count");
     for (u64 i = 0; i < nk; ++i) {
       key_rec k;
       k.key.assign(rd.str8());
@@ -1433,18 +1508,14 @@ class state {
       k.fp.amount = rd.i128v();
       k.fp.aux = rd.i64v();
       k.fp.reason = rd.u64v();
-      const u8 rk = rd.u8v();
-      k.r.op = rd.u64v();
-      k.r.hold = rd.u64v();
-      k.r.amount = rd.i128v();
-      k.r.released = rd.i128v();
-      k.r.paid = rd.i128v();
-      k.r.at = rd.i64v();
+      k.op = rd.u64v();
+      k.hold = rd.u64v();
+      k.amount = rd.i128v();
+      k.released = rd.i128v();
       if (!rd.ok() || !check_key(k.key) || fk == 0 || fk >= static_cast<u8>(operation_kind::expire) ||
-          fk != rk || (k.fp.account != no_account && k.fp.account >= na) || k.fp.reason > nr)
+          (k.fp.account != no_account && k.fp.account >= na) || k.fp.reason > nr)
         return bad("bad idempotency key");
       k.fp.kind = static_cast<operation_kind>(fk);
-      k.r.kind = static_cast<operation_kind>(rk);
       if (!keys_.empty() && keys_.back().at > k.at) return bad("keys out of order");
       k.hash = hash_bytes(k.key);
       if (find_key(k.key, k.hash)) return bad("duplicate idempotency key");
@@ -1467,7 +1538,7 @@ class state {
   std::vector<hold_part> parts_;
   std::vector<entry_rec> entries_;
   std::vector<std::string> reasons_;
-  std::deque<key_rec> keys_;
+  chunked_fifo<key_rec> keys_;
   u64 keys_begin_ = 0;
   hash_index key_index_;
   std::array<i128, party_count> sys_{};
@@ -1477,6 +1548,7 @@ class state {
   u64 next_op_ = 1;
   i64 last_time_ = std::numeric_limits<i64>::min();
   u64 record_seq_ = 0;
+  u32 touched_ = no_account;  // the account the operation being applied works on
 };
 
 }  // namespace tollgate::ledger_detail
