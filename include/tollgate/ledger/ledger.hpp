@@ -232,6 +232,7 @@ class basic_ledger {
       auto c = convert(ops[i]);
       if (!c) early[i] = c.error();
       else in[i] = *c;
+      state::hash_key(in[i]);
       size += state::encoded_size(in[i]);
     }
     std::unique_lock lk(mutex_);
@@ -250,6 +251,10 @@ class basic_ledger {
       }
       state_.set_record_seq(next_record_seq_);
     }
+    // Each new key's index slot is a cache miss: ask for it a few operations
+    // before it is needed, so the misses overlap instead of queueing.
+    constexpr std::size_t prefetch_distance = 8;
+    for (std::size_t i = 0; i < std::min(prefetch_distance, ops.size()); ++i) state_.prefetch_hashed(in[i]);
     const i64 now = now_ns();
     state_.evict_keys(now);
     const savepoint batch_sp = state_.mark();
@@ -274,6 +279,7 @@ class basic_ledger {
           failed.emplace(i, *early[i]);
           break;
         }
+        if (i + prefetch_distance < ops.size()) state_.prefetch_hashed(in[i + prefetch_distance]);
         auto r = state_.apply(in[i], now, false);
         if (!r) {
           failed.emplace(i, r.error());

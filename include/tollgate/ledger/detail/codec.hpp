@@ -111,11 +111,38 @@ inline constexpr std::size_t max_reason_bytes = 1024;
 
 // ------------------------------------------------------------------ CRC32C
 
-/// CRC32C (Castagnoli), the checksum of journal records and snapshots.
-[[nodiscard]] inline u32 crc32c(const void* data, std::size_t n) noexcept {
+/// CRC32C (Castagnoli) with Boost.CRC: the reference implementation.
+[[nodiscard]] inline u32 crc32c_portable(const void* data, std::size_t n) noexcept {
   boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true> crc;
   crc.process_bytes(data, n);
   return crc.checksum();
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The same CRC with the SSE4.2 crc32 instruction, eight bytes at a time:
+// about twenty times faster than a table, which matters for large batches.
+__attribute__((target("sse4.2"))) inline u32 crc32c_sse42(const void* data, std::size_t n) noexcept {
+  const auto* p = static_cast<const unsigned char*>(data);
+  u64 crc = 0xFFFFFFFFu;
+  for (; n >= 8; p += 8, n -= 8) {
+    u64 w;
+    std::memcpy(&w, p, 8);
+    crc = __builtin_ia32_crc32di(crc, w);
+  }
+  u32 c = static_cast<u32>(crc);
+  for (; n > 0; ++p, --n) c = __builtin_ia32_crc32qi(c, *p);
+  return c ^ 0xFFFFFFFFu;
+}
+#endif
+
+/// CRC32C (Castagnoli), the checksum of journal records and snapshots: the
+/// CPU's instruction where there is one, Boost.CRC otherwise (same values).
+[[nodiscard]] inline u32 crc32c(const void* data, std::size_t n) noexcept {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  if (hw) return crc32c_sse42(data, n);
+#endif
+  return crc32c_portable(data, n);
 }
 
 // ------------------------------------------------------------- encoding

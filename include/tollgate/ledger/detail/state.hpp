@@ -323,6 +323,9 @@ class state {
     op.key_hash = hash_bytes(op.key);
     key_index_.prefetch(op.key_hash);
   }
+  /// Only hashes the key (a batch prefetches a few operations ahead).
+  static void hash_key(op_in& op) noexcept { op.key_hash = hash_bytes(op.key); }
+  void prefetch_hashed(const op_in& op) const noexcept { key_index_.prefetch(op.key_hash); }
 
   /// Journal records written from now on get this sequence number.
   void set_record_seq(u64 s) noexcept { record_seq_ = s; }
