@@ -7,10 +7,50 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <optional>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace tollgate::ledger_detail {
+
+/**
+ * An allocator that asks for transparent huge pages for large blocks: the
+ * ledger's big tables are read at random (the key index) or grow without end
+ * (entries, keys), and with 4 KiB pages each random access also misses the
+ * TLB, which under virtualisation costs as much again as the cache miss.
+ */
+template <class T>
+struct huge_page_allocator {
+  using value_type = T;
+  static constexpr std::size_t huge = 2u << 20;
+  huge_page_allocator() = default;
+  template <class U>
+  huge_page_allocator(const huge_page_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    if (bytes < huge) return std::allocator<T>().allocate(n);
+    const std::size_t rounded = (bytes + huge - 1) / huge * huge;
+    void* p = std::aligned_alloc(huge, rounded);
+    if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    ::madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n * sizeof(T) < huge) std::allocator<T>().deallocate(p, n);
+    else std::free(p);
+  }
+  template <class U>
+  friend bool operator==(const huge_page_allocator&, const huge_page_allocator<U>&) noexcept {
+    return true;
+  }
+};
 
 class hash_index {
  public:
@@ -87,7 +127,7 @@ class hash_index {
     slots_[i] = slot{h, v};
   }
   void grow() {
-    std::vector<slot> old = std::move(slots_);
+    std::vector<slot, huge_page_allocator<slot>> old = std::move(slots_);
     const std::size_t cap = old.empty() ? 64 : old.size() * 2;
     slots_.assign(cap, slot{});
     mask_ = cap - 1;
@@ -95,7 +135,7 @@ class hash_index {
       if (s.value != empty) place(s.hash, s.value);
   }
 
-  std::vector<slot> slots_;
+  std::vector<slot, huge_page_allocator<slot>> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };

@@ -86,7 +86,7 @@ struct account_rec {
   account_scalars s;
   std::vector<grant_rec> grants;  // in draw order: soonest expiry first, then oldest
   std::vector<u64> open_holds;    // ascending ids
-  std::vector<u64> entries;       // indices into state::entries_, in time order
+  std::vector<u64, huge_page_allocator<u64>> entries;  // indices into state::entries_, in time order
 };
 
 enum class hold_status : u8 { open = 0, captured = 1, released = 2, expired = 3 };
@@ -174,10 +174,10 @@ struct key_rec {
   }
 };
 
-// A FIFO in chunks of 1024: keys are added at the back and forgotten at the
-// front, one allocation per chunk rather than per key (std::deque allocates
-// every few keys of this size).
-template <class T, std::size_t Chunk = 1024>
+// A FIFO in chunks of one huge page: keys are added at the back and
+// forgotten at the front, one allocation per chunk rather than per key
+// (std::deque allocates every few keys of this size).
+template <class T, std::size_t Chunk = std::max<std::size_t>(1, (2u << 20) / sizeof(T))>
 class chunked_fifo {
  public:
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
@@ -191,7 +191,7 @@ class chunked_fifo {
   // Slots are value-initialized when their chunk is made and reset when
   // popped, so a new back() is already a fresh T.
   T& emplace_back() {
-    if (needed(size_ + 1) > chunks_.size()) chunks_.push_back(std::make_unique<T[]>(Chunk));
+    if (needed(size_ + 1) > chunks_.size()) chunks_.push_back(make_chunk());
     ++size_;
     return back();
   }
@@ -222,9 +222,21 @@ class chunked_fifo {
 
  private:
   [[nodiscard]] std::size_t needed(std::size_t n) const { return (head_ + n + Chunk - 1) / Chunk; }
-  T& at(std::size_t p) { return chunks_[p / Chunk][p % Chunk]; }
-  const T& at(std::size_t p) const { return chunks_[p / Chunk][p % Chunk]; }
-  std::deque<std::unique_ptr<T[]>> chunks_;
+  struct chunk_deleter {
+    void operator()(T* p) const noexcept {
+      for (std::size_t i = 0; i < Chunk; ++i) p[i].~T();
+      huge_page_allocator<T>().deallocate(p, Chunk);
+    }
+  };
+  using chunk_ptr = std::unique_ptr<T, chunk_deleter>;
+  static chunk_ptr make_chunk() {
+    T* p = huge_page_allocator<T>().allocate(Chunk);
+    for (std::size_t i = 0; i < Chunk; ++i) new (p + i) T();
+    return chunk_ptr(p);
+  }
+  T& at(std::size_t p) { return chunks_[p / Chunk].get()[p % Chunk]; }
+  const T& at(std::size_t p) const { return chunks_[p / Chunk].get()[p % Chunk]; }
+  std::deque<chunk_ptr> chunks_;
   std::size_t head_ = 0;  // index of the front element in the first chunk
   std::size_t size_ = 0;
 };
@@ -276,7 +288,7 @@ class state {
   [[nodiscard]] u64 operations() const noexcept { return next_op_ - 1; }
   [[nodiscard]] std::size_t account_count() const noexcept { return accounts_.size(); }
   [[nodiscard]] const account_rec& account(u32 a) const { return accounts_[a]; }
-  [[nodiscard]] const std::vector<entry_rec>& entries() const noexcept { return entries_; }
+  [[nodiscard]] const auto& entries() const noexcept { return entries_; }
   [[nodiscard]] const std::string& reason(u64 ref) const { return reasons_[ref - 1]; }
   [[nodiscard]] i128 system_balance(party p) const { return sys_[static_cast<u8>(p)]; }
   [[nodiscard]] std::size_t open_hold_count() const noexcept {
@@ -1539,7 +1551,7 @@ class state {
   hash_index account_index_;
   std::vector<hold_rec> holds_;
   std::vector<hold_part> parts_;
-  std::vector<entry_rec> entries_;
+  std::vector<entry_rec, huge_page_allocator<entry_rec>> entries_;
   std::vector<std::string> reasons_;
   chunked_fifo<key_rec> keys_;
   u64 keys_begin_ = 0;
