@@ -87,6 +87,12 @@ TEST_CASE("purchase: credits at the account's price, truncated, recorded as a pu
     CHECK(b.purchased_usd == 10_usd);
     REQUIRE(b.first_purchase);
     CHECK(*b.first_purchase == manual_clock::time_point(1000s));
+    // The statement keeps the dollars of each purchase (rolling spend limits).
+    auto st = f.l.statement("acme").value();
+    REQUIRE(st.size() == 1);
+    CHECK(st[0].kind == tollgate::entry_kind::purchase);
+    CHECK(st[0].paid == 10_usd);
+    CHECK(st[0].amount == 1000_cr);
   }
   SECTION("first purchase time stays the first") {
     REQUIRE(f.l.purchase("acme", 10_usd, "p1"));

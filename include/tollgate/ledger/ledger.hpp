@@ -409,6 +409,10 @@ class basic_ledger {
       x.available_after = ledger_detail::to_credits(e.available_after);
       x.ref = e.ref;
       if (e.kind == entry_kind::adjustment) x.reason = state_.reason(e.ref);
+      if (e.kind == entry_kind::purchase) {
+        x.paid = ledger_detail::to_usd(state_.purchase_usd(e.ref));
+        x.ref = 0;  // internal: the index of the dollar amount
+      }
       out.push_back(std::move(x));
     }
     return out;

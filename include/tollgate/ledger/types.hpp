@@ -181,6 +181,7 @@ struct basic_entry {
   credits amount;                ///< always positive
   credits available_after;       ///< the account's available credits after this entry
   std::uint64_t ref = 0;         ///< the hold id (hold entries) or grant id (grant entries)
+  usd paid;                      ///< purchases: the dollars paid (for rolling spend limits)
   std::string reason;            ///< adjustments: the operator's reason
 };
 

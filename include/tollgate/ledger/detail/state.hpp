@@ -261,6 +261,7 @@ struct savepoint {
   u64 parts = 0;
   u64 accounts = 0;
   u64 reasons = 0;
+  u64 purchases = 0;
   u64 keys_end = 0;
   u64 next_op = 0;
   i64 last_time = 0;
@@ -290,6 +291,8 @@ class state {
   [[nodiscard]] const account_rec& account(u32 a) const { return accounts_[a]; }
   [[nodiscard]] const auto& entries() const noexcept { return entries_; }
   [[nodiscard]] const std::string& reason(u64 ref) const { return reasons_[ref - 1]; }
+  /// The dollars of a purchase entry (its ref).
+  [[nodiscard]] i128 purchase_usd(u64 ref) const { return purchase_usd_[ref - 1]; }
   [[nodiscard]] i128 system_balance(party p) const { return sys_[static_cast<u8>(p)]; }
   [[nodiscard]] std::size_t open_hold_count() const noexcept {
     std::size_t n = 0;
@@ -420,6 +423,7 @@ class state {
                      parts_.size(),
                      accounts_.size(),
                      reasons_.size(),
+                     purchase_usd_.size(),
                      keys_begin_ + keys_.size(),
                      next_op_,
                      last_time_};
@@ -457,6 +461,7 @@ class state {
     holds_.resize(sp.holds);
     parts_.resize(sp.parts);
     reasons_.resize(sp.reasons);
+    purchase_usd_.resize(sp.purchases);
     while (keys_begin_ + keys_.size() > sp.keys_end && !keys_.empty()) {
       const u64 abs = keys_begin_ + keys_.size() - 1;
       key_index_.erase(keys_.back().hash, [&](u64 v) { return v == abs; });
@@ -625,8 +630,19 @@ class state {
     }
     if (!entries_.empty() && entries_.back().at > last_time_)
       return fail("entries_ordered", "an entry is later than the ledger's time");
+    std::vector<i128> usd(accounts_.size(), 0);
+    for (const entry_rec& e : entries_) {
+      if (e.kind != entry_kind::purchase) continue;
+      if (e.ref == 0 || e.ref > purchase_usd_.size())
+        return fail("purchases", "a purchase entry has no dollar amount");
+      add(usd[e.account], purchase_usd_[e.ref - 1]);
+    }
     for (u32 a = 0; a < accounts_.size(); ++a) {
       const account_rec& acc = accounts_[a];
+      if (usd[a] != acc.s.purchased_usd)
+        return fail("purchases", fmt::format("account {}: its purchase entries paid ${}, its total says ${}",
+                                             quote_id(acc.name), usd_text(usd[a]),
+                                             usd_text(acc.s.purchased_usd)));
       if (avail[a] != acc.s.paid + acc.s.granted)
         return fail("entries_sum", fmt::format("account {} has {} available, its entries sum to {}",
                                                quote_id(acc.name),
@@ -711,6 +727,8 @@ class state {
     }
     w.u64v(reasons_.size());
     for (const std::string& r : reasons_) w.str32(r);
+    w.u64v(purchase_usd_.size());
+    for (i128 v : purchase_usd_) w.i128v(v);
     w.u64v(keys_.size());
     for (std::size_t i = 0; i < keys_.size(); ++i) {
       const key_rec& k = keys_[i];
@@ -752,6 +770,7 @@ class state {
     parts_.clear();
     entries_.clear();
     reasons_.clear();
+    purchase_usd_.clear();
     keys_.clear();
     keys_begin_ = 0;
     key_index_.clear();
@@ -1157,7 +1176,8 @@ class state {
       u.p.value = total_usd_;
     }
     total_usd_ += op.amount;
-    post(a, entry_kind::purchase, party::sales, party::customer, c, id, now, 0);
+    purchase_usd_.push_back(op.amount);
+    post(a, entry_kind::purchase, party::sales, party::customer, c, id, now, purchase_usd_.size());
     receipt_rec r;
     r.amount = c;
     r.paid = op.amount;
@@ -1509,8 +1529,17 @@ class state {
     const u64 nr = rd.u64v();
     if (!rd.ok() || !count(nr, 4)) return bad("bad reason count");
     for (u64 i = 0; i < nr; ++i) reasons_.emplace_back(rd.str32());
-    for (const entry_rec& e : entries_)
+    const u64 npu = rd.u64v();
+    if (!rd.ok() || !count(npu, 16)) return bad("bad purchase count");
+    for (u64 i = 0; i < npu; ++i) {
+      purchase_usd_.push_back(rd.i128v());
+      if (purchase_usd_.back() <= 0 || !within_issue_limit(purchase_usd_.back(), 0))
+        return bad("bad purchase amount");
+    }
+    for (const entry_rec& e : entries_) {
       if (e.kind == entry_kind::adjustment && (e.ref == 0 || e.ref > nr)) return bad("bad reason ref");
+      if (e.kind == entry_kind::purchase && (e.ref == 0 || e.ref > npu)) return bad("bad purchase ref");
+    }
     const u64 nk = rd.u64v();
     if (!rd.ok() || !count(nk, 1 + 8 + 1 + 4 + 8 + 16 + 8 + 8 + 8 + 8 + 16 + 16)) return bad("bad key count");
     for (u64 i = 0; i < nk; ++i) {
@@ -1553,6 +1582,7 @@ class state {
   std::vector<hold_part> parts_;
   std::vector<entry_rec, huge_page_allocator<entry_rec>> entries_;
   std::vector<std::string> reasons_;
+  std::vector<i128> purchase_usd_;  // the dollars of each purchase entry (its ref - 1)
   chunked_fifo<key_rec> keys_;
   u64 keys_begin_ = 0;
   hash_index key_index_;
