@@ -176,28 +176,34 @@ struct key_rec {
 
 // A FIFO in chunks of one huge page: keys are added at the back and
 // forgotten at the front, one allocation per chunk rather than per key
-// (std::deque allocates every few keys of this size).
+// (std::deque allocates every few keys of this size). Slots are constructed
+// when used and destroyed when popped, so a new chunk costs no more than its
+// allocation.
 template <class T, std::size_t Chunk = std::max<std::size_t>(1, (2u << 20) / sizeof(T))>
 class chunked_fifo {
  public:
+  chunked_fifo() = default;
+  chunked_fifo(const chunked_fifo&) = delete;
+  chunked_fifo& operator=(const chunked_fifo&) = delete;
+  ~chunked_fifo() { clear(); }
+
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  T& operator[](std::size_t i) { return at(head_ + i); }
-  const T& operator[](std::size_t i) const { return at(head_ + i); }
+  T& operator[](std::size_t i) { return *slot(head_ + i); }
+  const T& operator[](std::size_t i) const { return *slot(head_ + i); }
   T& front() { return (*this)[0]; }
   const T& front() const { return (*this)[0]; }
   T& back() { return (*this)[size_ - 1]; }
   const T& back() const { return (*this)[size_ - 1]; }
-  // Slots are value-initialized when their chunk is made and reset when
-  // popped, so a new back() is already a fresh T.
   T& emplace_back() {
-    if (needed(size_ + 1) > chunks_.size()) chunks_.push_back(make_chunk());
+    if (needed(size_ + 1) > chunks_.size()) chunks_.push_back(chunk_ptr(alloc().allocate(Chunk)));
+    T* p = new (slot(head_ + size_)) T();
     ++size_;
-    return back();
+    return *p;
   }
   void push_back(T&& v) { emplace_back() = std::move(v); }
   void pop_front() {
-    front() = T{};
+    slot(head_)->~T();
     ++head_;
     --size_;
     if (size_ == 0) {
@@ -208,34 +214,27 @@ class chunked_fifo {
     }
   }
   void pop_back() {
-    back() = T{};
+    slot(head_ + size_ - 1)->~T();
     --size_;
     if (size_ == 0) clear();
     else
       while (chunks_.size() > needed(size_)) chunks_.pop_back();
   }
   void clear() {
+    for (std::size_t i = 0; i < size_; ++i) slot(head_ + i)->~T();
     chunks_.clear();
     head_ = 0;
     size_ = 0;
   }
 
  private:
-  [[nodiscard]] std::size_t needed(std::size_t n) const { return (head_ + n + Chunk - 1) / Chunk; }
+  static huge_page_allocator<T> alloc() { return {}; }
   struct chunk_deleter {
-    void operator()(T* p) const noexcept {
-      for (std::size_t i = 0; i < Chunk; ++i) p[i].~T();
-      huge_page_allocator<T>().deallocate(p, Chunk);
-    }
+    void operator()(T* p) const noexcept { huge_page_allocator<T>().deallocate(p, Chunk); }
   };
   using chunk_ptr = std::unique_ptr<T, chunk_deleter>;
-  static chunk_ptr make_chunk() {
-    T* p = huge_page_allocator<T>().allocate(Chunk);
-    for (std::size_t i = 0; i < Chunk; ++i) new (p + i) T();
-    return chunk_ptr(p);
-  }
-  T& at(std::size_t p) { return chunks_[p / Chunk].get()[p % Chunk]; }
-  const T& at(std::size_t p) const { return chunks_[p / Chunk].get()[p % Chunk]; }
+  [[nodiscard]] std::size_t needed(std::size_t n) const { return (head_ + n + Chunk - 1) / Chunk; }
+  T* slot(std::size_t p) const { return chunks_[p / Chunk].get() + p % Chunk; }
   std::deque<chunk_ptr> chunks_;
   std::size_t head_ = 0;  // index of the front element in the first chunk
   std::size_t size_ = 0;
