@@ -257,69 +257,75 @@ class basic_ledger {
     for (std::size_t i = 0; i < std::min(prefetch_distance, ops.size()); ++i) state_.prefetch_hashed(in[i]);
     const i64 now = now_ns();
     state_.evict_keys(now);
-    const savepoint batch_sp = state_.mark();
     std::vector<std::optional<result<receipt_rec>>> res(ops.size());
     std::vector<std::size_t> applied;  // indices of new (not replayed) operations
+    applied.reserve(ops.size());
     u64 wait_seq = 0;
-    for (std::size_t begin = 0; begin < ops.size();) {
-      std::size_t end = begin;
-      while (end < ops.size() && ops[end].linked) ++end;
-      const bool open_chain = end == ops.size();
-      if (open_chain) end = ops.size() - 1;
-      // The chain is ops[begin..end].
-      const savepoint chain_sp = state_.mark();
-      const std::size_t applied_mark = applied.size();
-      std::optional<std::pair<std::size_t, tollgate::error>> failed;
-      if (open_chain)
-        failed.emplace(end, tollgate::error(errc::invalid_argument,
-                                            "the last operation of the batch is linked to nothing; "
-                                            "unlink it to close the chain"));
-      for (std::size_t i = begin; i <= end && !failed; ++i) {
-        if (early[i]) {
-          failed.emplace(i, *early[i]);
-          break;
+    // From the first change on, nothing may throw half-way: an allocation
+    // failure ends the process instead (see no_throw).
+    const result<void> durable = no_throw([&]() -> result<void> {
+      const savepoint batch_sp = state_.mark();
+      for (std::size_t begin = 0; begin < ops.size();) {
+        std::size_t end = begin;
+        while (end < ops.size() && ops[end].linked) ++end;
+        const bool open_chain = end == ops.size();
+        if (open_chain) end = ops.size() - 1;
+        // The chain is ops[begin..end].
+        const savepoint chain_sp = state_.mark();
+        const std::size_t applied_mark = applied.size();
+        std::optional<std::pair<std::size_t, tollgate::error>> failed;
+        if (open_chain)
+          failed.emplace(end, tollgate::error(errc::invalid_argument,
+                                              "the last operation of the batch is linked to nothing; "
+                                              "unlink it to close the chain"));
+        for (std::size_t i = begin; i <= end && !failed; ++i) {
+          if (early[i]) {
+            failed.emplace(i, *early[i]);
+            break;
+          }
+          if (i + prefetch_distance < ops.size()) state_.prefetch_hashed(in[i + prefetch_distance]);
+          auto r = state_.apply(in[i], now, false);
+          if (!r) {
+            failed.emplace(i, r.error());
+            break;
+          }
+          if (r->replayed) wait_seq = std::max(wait_seq, r->record_seq);
+          else applied.push_back(i);
+          res[i].emplace(std::move(*r));
         }
-        if (i + prefetch_distance < ops.size()) state_.prefetch_hashed(in[i + prefetch_distance]);
-        auto r = state_.apply(in[i], now, false);
-        if (!r) {
-          failed.emplace(i, r.error());
-          break;
+        if (failed) {
+          state_.rollback(chain_sp);
+          applied.resize(applied_mark);
+          for (std::size_t i = begin; i <= end; ++i) {
+            if (i == failed->first) res[i].emplace(failed->second);
+            else
+              res[i].emplace(tollgate::error(
+                  failed->second.code(),
+                  fmt::format("not applied: operation {} of its linked chain failed: {}",
+                              failed->first, failed->second.message())));
+          }
         }
-        if (r->replayed) wait_seq = std::max(wait_seq, r->record_seq);
-        else applied.push_back(i);
-        res[i].emplace(std::move(*r));
+        begin = end + 1;
       }
-      if (failed) {
-        state_.rollback(chain_sp);
-        applied.resize(applied_mark);
-        for (std::size_t i = begin; i <= end; ++i) {
-          if (i == failed->first) res[i].emplace(failed->second);
-          else
-            res[i].emplace(tollgate::error(
-                failed->second.code(),
-                fmt::format("not applied: operation {} of its linked chain failed: {}",
-                            failed->first, failed->second.message())));
+      result<void> d;
+      if (!applied.empty()) {
+        if constexpr (persistent) {
+          const std::size_t pos = storage_type::begin_frame(pending_);
+          writer w(pending_);
+          w.u8v(record_format);
+          w.i64v(now);
+          w.u32v(static_cast<u32>(applied.size()));
+          for (std::size_t i : applied) state::encode_op(w, in[i], **res[i]);
+          d = commit_record(lk, pos, batch_sp);
+        } else {
+          state_.forget_all_undo();
         }
-      }
-      begin = end + 1;
-    }
-    result<void> durable;
-    if (!applied.empty()) {
-      if constexpr (persistent) {
-        const std::size_t pos = storage_type::begin_frame(pending_);
-        writer w(pending_);
-        w.u8v(record_format);
-        w.i64v(now);
-        w.u32v(static_cast<u32>(applied.size()));
-        for (std::size_t i : applied) state::encode_op(w, in[i], **res[i]);
-        durable = commit_record(lk, pos, batch_sp);
       } else {
-        state_.forget_all_undo();
+        trim_undo();
       }
-    } else {
-      trim_undo();
-    }
-    if (durable && wait_seq != 0) durable = wait_durable(lk, wait_seq);
+      if (d && wait_seq != 0) d = wait_durable(lk, wait_seq);
+      return d;
+    });
     for (std::size_t i = 0; i < ops.size(); ++i) {
       if (!*res[i]) out.emplace_back(res[i]->error());
       else if (!durable) out.emplace_back(durable.error());
@@ -339,21 +345,23 @@ class basic_ledger {
     if (auto w = check_writable(); !w) return w.error();
     const i64 t = std::max(to_ns(now), state_.last_time());
     if constexpr (persistent) state_.set_record_seq(next_record_seq_);
-    const savepoint sp = state_.mark();
-    const u64 n = state_.expire_all(t);
-    if (n == 0) return std::size_t{0};
-    if constexpr (persistent) {
-      const std::size_t pos = storage_type::begin_frame(pending_);
-      writer w(pending_);
-      w.u8v(record_format);
-      w.i64v(t);
-      w.u32v(1);
-      w.u8v(static_cast<u8>(operation_kind::expire));
-      if (auto d = commit_record(lk, pos, sp); !d) return d.error();
-    } else {
-      state_.forget_all_undo();
-    }
-    return static_cast<std::size_t>(n);
+    return no_throw([&]() -> result<std::size_t> {
+      const savepoint sp = state_.mark();
+      const u64 n = state_.expire_all(t);
+      if (n == 0) return std::size_t{0};
+      if constexpr (persistent) {
+        const std::size_t pos = storage_type::begin_frame(pending_);
+        writer w(pending_);
+        w.u8v(record_format);
+        w.i64v(t);
+        w.u32v(1);
+        w.u8v(static_cast<u8>(operation_kind::expire));
+        if (auto d = commit_record(lk, pos, sp); !d) return d.error();
+      } else {
+        state_.forget_all_undo();
+      }
+      return static_cast<std::size_t>(n);
+    });
   }
   /// expire_holds() at the clock's now.
   [[nodiscard]] result<std::size_t> expire_holds() { return expire_holds(clock_.now()); }
@@ -633,17 +641,30 @@ class basic_ledger {
         if (auto d = wait_durable(lk, r->record_seq); !d) return d.error();
         return to_receipt(*r);
       }
-      const std::size_t pos = storage_type::begin_frame(pending_);
-      writer w(pending_);
-      w.u8v(record_format);
-      w.i64v(now);
-      w.u32v(1);
-      state::encode_op(w, op, *r);
-      if (auto d = commit_record(lk, pos, sp); !d) return d.error();
+      // Applied in memory: encoding and committing must not stop half-way.
+      auto d = no_throw([&] {
+        const std::size_t pos = storage_type::begin_frame(pending_);
+        writer w(pending_);
+        w.u8v(record_format);
+        w.i64v(now);
+        w.u32v(1);
+        state::encode_op(w, op, *r);
+        return commit_record(lk, pos, sp);
+      });
+      if (!d) return d.error();
     } else {
       state_.forget_all_undo();
     }
     return to_receipt(*r);
+  }
+
+  // Runs `f`, which changes the ledger, where an exception cannot escape: if
+  // memory runs out half-way through applying or committing, the process
+  // ends (std::terminate) rather than carry on with a ledger that is half
+  // changed. The journal on disk stays consistent either way.
+  template <class F>
+  static auto no_throw(F&& f) noexcept {
+    return f();
   }
 
   // The record begun at `pos` in pending_ holds operations applied since
@@ -672,12 +693,15 @@ class basic_ledger {
     frame_ends_.clear();
     if (!r) {
       fail_all(r.error());
-      return r;
+    } else {
+      durable_seq_ = target;
+      pending_sp_.clear();
+      state_.forget_all_undo();
     }
-    durable_seq_ = target;
-    pending_sp_.clear();
-    state_.forget_all_undo();
-    return {};
+    // Group-commit callers may be waiting for these records (a snapshot
+    // flushes them itself).
+    cv_.notify_all();
+    return r;
   }
 
   // Waits until record `seq` is durable, leading a group flush when nobody

@@ -348,8 +348,10 @@ class state {
    * Applies `op` at ledger time `now` (>= last_time()). On an error nothing
    * changed. `replay` is for journal replay: the operation was accepted once,
    * so idempotency is not checked again and recorded results are verified.
+   * noexcept: running out of memory half-way ends the process rather than
+   * leave a half-applied operation behind.
    */
-  [[nodiscard]] result<receipt_rec> apply(const op_in& op, i64 now, bool replay) {
+  [[nodiscard]] result<receipt_rec> apply(const op_in& op, i64 now, bool replay) noexcept {
     if (op.kind == operation_kind::expire || static_cast<u8>(op.kind) == 0 ||
         static_cast<u8>(op.kind) > static_cast<u8>(operation_kind::expire))
       return result<receipt_rec>(errc::invalid_argument, "unknown operation kind");
@@ -389,7 +391,7 @@ class state {
   /// Settles every timed-out hold and expired grant at `now`. Returns the
   /// number of settlement entries written (one per hold released, one per
   /// grant remainder written off); when 0, nothing changed at all.
-  [[nodiscard]] u64 expire_all(i64 now) {
+  [[nodiscard]] u64 expire_all(i64 now) noexcept {
     const savepoint sp = mark();
     const u64 id = next_op_++;
     last_time_ = now;
@@ -429,7 +431,7 @@ class state {
   }
 
   /// Undoes everything after `sp` (which must not have been forgotten).
-  void rollback(const savepoint& sp) {
+  void rollback(const savepoint& sp) noexcept {
     TOLLGATE_ASSERT(sp.undo >= undo_base_, "ledger: rollback past a forgotten savepoint");
     while (undo_base_ + undo_.size() > sp.undo) {
       const undo_rec& u = undo_.back();
