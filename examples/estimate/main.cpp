@@ -29,28 +29,19 @@
 #include <tollgate/json/catalog.hpp>
 #include <tollgate/tollgate.hpp>
 
+#include "../common/cli_support.hpp"
+
 namespace {
 
 using tollgate::catalog;
 using tollgate::credits;
 using ojson = nlohmann::ordered_json;
 
-constexpr int exit_ok = 0;
-constexpr int exit_internal = 1;
-constexpr int exit_bad_input = 2;
-
-// Bad input: reported as one line on stderr, exit status 2.
-struct bad_input : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// Messages go on one line, whatever produced them.
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
+constexpr int exit_internal = tollgate::examples::exit_refused;
+using tollgate::examples::bad_input;
+using tollgate::examples::exit_bad_input;
+using tollgate::examples::exit_ok;
+using tollgate::examples::one_line;
 
 std::string read_file(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);

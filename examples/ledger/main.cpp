@@ -38,6 +38,8 @@
 
 #include <tollgate/ledger/ledger.hpp>
 
+#include "../common/cli_support.hpp"
+
 namespace {
 
 using tollgate::credits;
@@ -47,25 +49,16 @@ using ojson = nlohmann::ordered_json;
 using cli_ledger = tollgate::journal_ledger<>;
 namespace ld = tollgate::ledger_detail;
 
-constexpr int exit_ok = 0;
-constexpr int exit_refused = 1;
-constexpr int exit_bad_input = 2;
+using tollgate::examples::bad_input;
+using tollgate::examples::exit_bad_input;
+using tollgate::examples::exit_ok;
+using tollgate::examples::exit_refused;
+using tollgate::examples::one_line;
 
-// Bad input: one line on stderr, exit status 2, nothing written.
-struct bad_input : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 // The ledger or the journal said no: one line on stderr, exit status 1.
 struct refused : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
 
 // Errors that mean the request itself was malformed.
 bool is_bad_input(const tollgate::error& e) {
