@@ -104,17 +104,32 @@ TEST_CASE("set_rate while threads acquire neither loses nor creates tokens", "[l
       ++switches;
     }
   });
+  // Every 1000 attempts an acquirer waits until the writer has switched the
+  // rate again, so switches provably interleave with acquisitions while the
+  // bucket still holds tokens (4 x 12'000 attempts > the 40'000 burst), however
+  // the scheduler runs the threads (on 2 cores the writer could otherwise
+  // finish its first switch only after the acquirers are done).
+  std::atomic<int> switches_seen_by_acquirers{0};
   run_threads(kThreads, [&](int) {
     sync.arrive_and_wait();
     std::uint64_t mine = 0;
-    for (int i = 0; i < 12'000; ++i) mine += bucket.try_acquire().allowed ? 1 : 0;
+    int last = switches.load();
+    for (int i = 0; i < 12'000; ++i) {
+      if (i % 1000 == 999) {
+        while (switches.load() == last) std::this_thread::yield();
+        last = switches.load();
+        ++switches_seen_by_acquirers;
+      }
+      mine += bucket.try_acquire().allowed ? 1 : 0;
+    }
     admitted += mine;
   });
   const int during = switches.load();
   stop = true;
   writer.join();
   INFO(during << " rate switches while the threads acquired");
-  CHECK(during > 0);
+  CHECK(during >= 12);
+  CHECK(switches_seen_by_acquirers.load() == kThreads * 12);
   CHECK(admitted.load() == burst);
   CHECK(bucket.available() == 0);
 }
