@@ -83,6 +83,54 @@ TEST_CASE("amounts beyond the representation are overflow errors", "[money]") {
   }
 }
 
+TEST_CASE("integers that do not fit a builtin representation are overflow, never a wrap",
+          "[money]") {
+  using whole64 = tollgate::basic_credits<std::int64_t, 0>;
+  using whole32 = tollgate::basic_credits<std::int32_t, 0>;
+  SECTION("an unsigned value above the signed maximum") {
+    // Rep(UINT64_MAX) would be -1.
+    CHECK_THROWS_AS(whole64{UINT64_MAX}, std::overflow_error);
+    CHECK_THROWS_AS(whole64{std::uint64_t{1} << 63}, std::overflow_error);
+    CHECK(whole64{std::uint64_t{INT64_MAX}}.raw() == INT64_MAX);
+  }
+  SECTION("a wider integer") {
+    // Rep(2^32) would be 0 in an int32.
+    CHECK_THROWS_AS(whole32{std::int64_t{1} << 32}, std::overflow_error);
+    CHECK_THROWS_AS(whole32{std::int64_t{INT32_MIN} - 1}, std::overflow_error);
+    CHECK(whole32{std::int64_t{INT32_MIN}}.raw() == INT32_MIN);
+  }
+  SECTION("scaling by a count that does not fit") {
+    CHECK_THROWS_AS(whole32{1} * (std::int64_t{1} << 32), std::overflow_error);
+    CHECK_THROWS_AS((std::int64_t{1} << 32) * whole32{1}, std::overflow_error);
+    CHECK_THROWS_AS(whole64{1} * UINT64_MAX, std::overflow_error);
+    CHECK((whole32{2} * std::int64_t{1'000}).raw() == 2'000);
+  }
+  SECTION("the default representation takes any builtin integer") {
+    CHECK(credits{UINT64_MAX}.to_string() == "18446744073709551615");
+    CHECK((credits{1} * UINT64_MAX).to_string() == "18446744073709551615");
+  }
+}
+
+TEST_CASE("the extremes of a builtin representation print and parse", "[money]") {
+  using micro64 = tollgate::basic_credits<std::int64_t, 6>;
+  using whole64 = tollgate::basic_credits<std::int64_t, 0>;
+  // The most negative value has no negation in the type: printing must not need one.
+  CHECK(micro64::from_raw(INT64_MIN).to_string() == "-9223372036854.775808");
+  CHECK(micro64::from_raw(INT64_MAX).to_string() == "9223372036854.775807");
+  CHECK(whole64::from_raw(INT64_MIN).to_string() == "-9223372036854775808");
+  CHECK(fmt::format("{}", micro64::from_raw(INT64_MIN)) == "-9223372036854.775808");
+  CHECK(micro64::parse("-9223372036854.775808").value().raw() == INT64_MIN);
+  CHECK(whole64::parse("-9223372036854775808").value().raw() == INT64_MIN);
+  CHECK(micro64::parse("-9223372036854.775809").error() == errc::overflow);
+  CHECK(micro64::parse("9223372036854.775808").error() == errc::overflow);
+  SECTION("unsigned representations refuse negative amounts as overflow") {
+    using unsigned_credits = tollgate::basic_credits<std::uint64_t, 6>;
+    CHECK(unsigned_credits::parse("-1").error() == errc::overflow);
+    CHECK(unsigned_credits::parse("-0").value().raw() == 0u);
+    CHECK(unsigned_credits::from_raw(UINT64_MAX).to_string() == "18446744073709.551615");
+  }
+}
+
 TEST_CASE("credit arithmetic is exact", "[money]") {
   CHECK(credits::parse("0.1").value() + credits::parse("0.2").value() ==
         credits::parse("0.3").value());

@@ -39,6 +39,13 @@ static_assert(tollgate::Rounding<tollgate::round_up>);
 static_assert(tollgate::Rounding<tollgate::half_up>);
 static_assert(tollgate::Rounding<tollgate::exact>);
 
+// A representation that wraps on overflow is refused (basic_amount static_asserts it).
+static_assert(tollgate::detail::wraps_on_overflow_v<boost::multiprecision::int128_t>);
+static_assert(tollgate::detail::wraps_on_overflow_v<boost::multiprecision::int256_t>);
+static_assert(!tollgate::detail::wraps_on_overflow_v<tollgate::checked_int128_t>);
+static_assert(!tollgate::detail::wraps_on_overflow_v<boost::multiprecision::cpp_int>);  // unbounded
+static_assert(!tollgate::detail::wraps_on_overflow_v<std::int64_t>);  // checked by the library
+
 // Other representations are allowed.
 using small_credits = tollgate::basic_credits<std::int64_t, 3>;
 static_assert(std::is_same_v<small_credits::rep, std::int64_t>);

@@ -75,6 +75,41 @@ Rep checked_neg(const Rep& a) {
   return checked_sub(Rep(0), a);
 }
 
+// An integer as a Rep, or std::overflow_error when it does not fit. A plain
+// Rep(v) would wrap silently for builtin representations (uint64 max into an
+// int64 is -1, 2^32 into an int32 is 0).
+template <class Rep, std::integral I>
+Rep to_rep(I v) {
+  if constexpr (std::is_same_v<I, bool>) {
+    return Rep(v ? 1 : 0);
+  } else if constexpr (is_builtin_rep_v<Rep>) {
+    Rep r;
+    // The builtin computes v + 0 exactly and reports whether it fits in r.
+    if (__builtin_add_overflow(v, I(0), &r)) throw_overflow("integer out of the amount's range");
+    return r;
+  } else {
+    return Rep(v);
+  }
+}
+
+// Boost's unchecked fixed-width integers (int128_t, ...) wrap on overflow,
+// which is exactly what amounts must never do. (`auto` bit counts: Boost
+// changed their type from unsigned to std::size_t in 1.79.)
+template <class Rep>
+struct wraps_on_overflow : std::false_type {};
+template <auto MinBits, auto MaxBits, boost::multiprecision::cpp_integer_type Sign,
+          class Alloc, boost::multiprecision::expression_template_option ET>
+struct wraps_on_overflow<boost::multiprecision::number<
+    boost::multiprecision::cpp_int_backend<MinBits, MaxBits, Sign, boost::multiprecision::unchecked,
+                                           Alloc>,
+    ET>>
+    : std::bool_constant<std::numeric_limits<boost::multiprecision::number<
+          boost::multiprecision::cpp_int_backend<MinBits, MaxBits, Sign,
+                                                 boost::multiprecision::unchecked, Alloc>,
+          ET>>::is_bounded> {};
+template <class Rep>
+inline constexpr bool wraps_on_overflow_v = wraps_on_overflow<Rep>::value;
+
 template <class Rep>
 Rep pow10(int n) {
   Rep r = 1;
@@ -82,12 +117,15 @@ Rep pow10(int n) {
   return r;
 }
 
-// Decimal digits of a non-negative value.
+// Decimal digits of the magnitude of `v` (no sign). Exact for the most
+// negative builtin value too, whose magnitude the signed type cannot hold.
 template <class Rep>
 std::string magnitude_digits(const Rep& v) {
   if constexpr (is_builtin_rep_v<Rep>) {
     using U = std::make_unsigned_t<Rep>;
     U u = static_cast<U>(v);
+    if constexpr (static_cast<Rep>(-1) < Rep(0))
+      if (v < Rep(0)) u = static_cast<U>(U(0) - u);  // modulo 2^N: the exact magnitude
     char buf[48];
     char* p = buf + sizeof buf;
     do {
@@ -96,7 +134,9 @@ std::string magnitude_digits(const Rep& v) {
     } while (u != 0);
     return std::string(p, buf + sizeof buf);
   } else {
-    return v.str();
+    std::string s = v.str();
+    if (!s.empty() && s.front() == '-') s.erase(0, 1);
+    return s;
   }
 }
 
@@ -133,9 +173,11 @@ struct usd_tag {
  *
  * @tparam Tag   the currency (credits_tag, usd_tag); amounts of different
  *               tags never mix.
- * @tparam Rep   a signed integer: a builtin one or a Boost.Multiprecision
- *               number. Arithmetic is checked either way and throws
- *               std::overflow_error rather than wrap.
+ * @tparam Rep   a signed integer: a builtin one or a checked (or unbounded)
+ *               Boost.Multiprecision number; Boost's unchecked fixed-width
+ *               integers wrap and are refused at compile time. Arithmetic is
+ *               checked either way and throws std::overflow_error rather than
+ *               wrap.
  * @tparam Scale decimal places, 0 to 18.
  *
  * Construct from an integer number of whole units (`credits{50}`), from a raw
@@ -146,6 +188,9 @@ struct usd_tag {
 template <class Tag, class Rep, int Scale>
 class basic_amount {
   static_assert(Scale >= 0 && Scale <= 18, "tollgate: Scale must be 0..18");
+  static_assert(!detail::wraps_on_overflow_v<Rep>,
+                "tollgate: Rep wraps on overflow; use a checked Boost integer such as "
+                "boost::multiprecision::checked_int128_t, or a builtin integer");
 
  public:
   using rep = Rep;
@@ -156,10 +201,11 @@ class basic_amount {
   basic_amount() = default;
 
   /// A whole number of units (`credits{50}` is fifty credits). Throws
-  /// std::overflow_error when out of range.
+  /// std::overflow_error when out of range (also when `whole` does not fit
+  /// in Rep at all: an unsigned or wider integer never wraps).
   template <std::integral I>
   explicit basic_amount(I whole)
-      : raw_(detail::checked_mul(Rep(whole), unit())) {}
+      : raw_(detail::checked_mul(detail::to_rep<Rep>(whole), unit())) {}
 
   /// Deleted: a binary floating-point value is not an exact amount. Use
   /// parse("12.5") or from_raw() instead.
@@ -221,16 +267,19 @@ class basic_amount {
         return bad(fmt::format("at most {} decimal places are allowed", Scale));
     }
     try {
+      // Accumulate toward the sign of the result, so the most negative value
+      // of a builtin Rep (whose magnitude does not fit) parses too.
+      const auto step = [negative](const Rep& acc, const Rep& d) {
+        return negative ? detail::checked_sub(acc, d) : detail::checked_add(acc, d);
+      };
       Rep raw = 0;
-      for (char c : whole)
-        raw = detail::checked_add(detail::checked_mul(raw, Rep(10)), Rep(c - '0'));
+      for (char c : whole) raw = step(detail::checked_mul(raw, Rep(10)), Rep(c - '0'));
       raw = detail::checked_mul(raw, unit());
       Rep f = 0;
       for (char c : frac)
         f = detail::checked_add(detail::checked_mul(f, Rep(10)), Rep(c - '0'));
       f = detail::checked_mul(f, detail::pow10<Rep>(Scale - static_cast<int>(frac.size())));
-      raw = detail::checked_add(raw, f);
-      if (negative) raw = detail::checked_neg(raw);
+      raw = step(raw, f);
       return from_raw(std::move(raw));
     } catch (const std::overflow_error&) {
       return result<basic_amount>(
@@ -255,10 +304,11 @@ class basic_amount {
    * are dropped.
    */
   [[nodiscard]] std::string to_string(int min_decimals = Tag::min_print_decimals) const {
+    // Division truncates toward zero, so whole and frac share raw's sign and
+    // nothing is negated (the most negative builtin value has no negation).
     const bool negative = raw_ < 0;
-    const Rep mag = negative ? detail::checked_neg(raw_) : raw_;
-    const Rep whole = mag / unit();
-    const Rep frac = mag % unit();
+    const Rep whole = raw_ / unit();
+    const Rep frac = raw_ % unit();
     std::string out;
     if (negative) out.push_back('-');
     out += detail::magnitude_digits(whole);
@@ -307,7 +357,7 @@ class basic_amount {
   /// Scaling by a count (jobs, blocks, seconds).
   template <std::integral I>
   friend basic_amount operator*(const basic_amount& a, I n) {
-    return from_raw(detail::checked_mul(a.raw_, Rep(n)));
+    return from_raw(detail::checked_mul(a.raw_, detail::to_rep<Rep>(n)));
   }
   template <std::integral I>
   friend basic_amount operator*(I n, const basic_amount& a) {
