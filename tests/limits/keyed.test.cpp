@@ -4,8 +4,10 @@
 // visit() and apply().
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -33,6 +35,24 @@ keyed_options opts(std::chrono::nanoseconds ttl, std::size_t cap) {
   o.max_entries = cap;
   return o;
 }
+
+// A clock that, like a real one, has moved on a little every time it is read
+// again (1 us per read); copies share one time. manual_clock reads the same
+// instant twice, which hides bugs that depend on the order of clock reads.
+class ticking_clock {
+ public:
+  using rep = std::int64_t;
+  using period = std::nano;
+  using duration = std::chrono::nanoseconds;
+  using time_point = std::chrono::time_point<ticking_clock, duration>;
+  static constexpr bool is_steady = true;
+
+  [[nodiscard]] time_point now() const noexcept { return time_point(duration(t_->fetch_add(1000) + 1000)); }
+  void advance(duration d) const noexcept { t_->fetch_add(d.count()); }
+
+ private:
+  std::shared_ptr<std::atomic<rep>> t_ = std::make_shared<std::atomic<rep>>(0);
+};
 }  // namespace
 
 TEST_CASE("keyed creates one limiter per key on first use", "[limits][keyed]") {
@@ -63,6 +83,34 @@ TEST_CASE("keyed creates one limiter per key on first use", "[limits][keyed]") {
     CHECK(reg.apply("acct-1/video", [](bucket& b, auto now) { b.set_burst(10, now); }));
     clock.advance(10s);
     CHECK(reg.try_acquire(std::string("acct-1/video"), 10u).allowed);
+  }
+}
+
+TEST_CASE("keyed: a new or evicted key's first request finds a full bucket on a moving clock",
+          "[limits][keyed]") {
+  // The registry reads the clock, then (under the shard lock) the factory
+  // makes a bucket that reads the clock again: full at that later instant.
+  // Used at the registry's earlier reading, a burst-1 bucket was a tick short
+  // of its one token, so every new key's first request was refused.
+  using tbucket = tollgate::basic_token_bucket<ticking_clock, single_thread>;
+  ticking_clock clock;
+  keyed<tbucket, std::uint64_t> reg([&](const std::uint64_t&) { return tbucket(token_rate(1, 1s), 1, clock); },
+                                    opts(1min, 1'000'000), clock);
+  for (std::uint64_t k = 0; k < 100; ++k) {
+    INFO("key " << k);
+    const auto d = reg.try_acquire(k, 1u);
+    CHECK(d.allowed);
+    CHECK(d.reason == limit_reason::none);
+    CHECK_FALSE(reg.try_acquire(k, 1u).allowed);  // and exactly the burst
+  }
+  SECTION("after eviction the key comes back full, as the truth says") {
+    clock.advance(1h);
+    CHECK(reg.sweep() == 100);
+    CHECK(reg.try_acquire(std::uint64_t{7}, 1u).allowed);
+    CHECK_FALSE(reg.try_acquire(std::uint64_t{7}, 1u).allowed);
+  }
+  SECTION("apply on a new key sees it full too") {
+    CHECK(reg.apply(std::uint64_t{1000}, [](tbucket& b, auto now) { return b.available(now); }) == 1u);
   }
 }
 

@@ -161,14 +161,16 @@ class keyed {
 
   /**
    * Calls f(limiter, now) on the key's limiter, creating it first if needed,
-   * and returns what f returns (for a void f: true). @return nullopt (false)
+   * and returns what f returns (for a void f: true). `now` is the registry's
+   * clock read before locking, or, for a limiter just created, read after
+   * the factory made it. @return nullopt (false)
    * only when the key is new and its shard is at the cap with no evictable
    * entry among those examined. Thread-safe when S is multi_thread.
    */
   template <class F>
   auto apply(const Key& key, F&& f) {
     using R = std::invoke_result_t<F&, Limiter&, time_point>;
-    const time_point now = clock_.now();
+    time_point now = clock_.now();  // read before locking: a shorter critical section
     shard& s = shard_for(key);
     std::lock_guard<typename S::mutex_type> lock(s.m);
     auto it = s.map.find(key);
@@ -180,6 +182,11 @@ class keyed {
         else return std::optional<R>{};
       }
       it = s.map.emplace(key, make_(key)).first;
+      // The new limiter started from its own clock reading, taken after `now`:
+      // a token bucket made full then is a little short of full at `now`
+      // (a burst-1 key would refuse its very first request). Use it from a
+      // reading taken after it was made.
+      now = clock_.now();
     }
     if constexpr (std::is_void_v<R>) {
       f(it->second, now);

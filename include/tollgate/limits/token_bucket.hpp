@@ -393,7 +393,9 @@ class bucket_storage<true> {
  *         single_thread: the same algorithm on a plain word, not thread-safe,
  *         copyable (what keyed<> stores, under its shard lock).
  *
- * The bucket starts full. Every member has a form taking `now` explicitly
+ * The bucket starts full at its clock's reading when it is made; a `now`
+ * passed later that is earlier than that reading finds it short of full (as
+ * any earlier time does). Every member has a form taking `now` explicitly
  * (for a caller that already read the clock, e.g. keyed<>); the other form
  * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
  * 2^63; borrowed debt <= 2^61 ticks; a bucket left untouched for more than
