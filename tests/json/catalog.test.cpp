@@ -3,6 +3,8 @@
 // the JSON path of the field and the reason.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -233,6 +235,28 @@ TEST_CASE("a file that is not a catalog is refused whole") {
       CHECK_THAT(e.reason(), Contains("cannot open"));
     }
   }
+  SECTION("a directory opens but cannot be read: a read error, not \"invalid JSON\"") {
+    try {
+      (void)json::load_catalog(std::string(TOLLGATE_TEST_DATA_DIR));
+      FAIL("loaded a directory");
+    } catch (const json::catalog_error& e) {
+      CHECK(e.path().empty());
+      CHECK_THAT(e.reason(), StartsWith("cannot read the file"));
+    }
+  }
+}
+
+TEST_CASE("load_catalog reads a whole file larger than one read buffer") {
+  // Pad the Runway file with whitespace past several buffers: every byte must arrive.
+  const std::string padded = std::string(TOLLGATE_TEST_BINARY_DIR) + "/padded-catalog.json";
+  {
+    std::ifstream in(runway_file, std::ios::binary);
+    std::ofstream out(padded, std::ios::binary | std::ios::trunc);
+    out << std::string(100'000, ' ') << in.rdbuf() << std::string(3, '\n');
+  }
+  const catalog c = json::load_catalog(padded);
+  CHECK(c.models().size() == runway_catalog().models().size());
+  std::remove(padded.c_str());
 }
 
 TEST_CASE("a bad amount is refused with its JSON path") {
@@ -271,6 +295,27 @@ TEST_CASE("a bad amount is refused with its JSON path") {
     const auto e = refused(with([](ojson& d) { d["credit_price_usd"] = "0"; }));
     CHECK(e.path() == "credit_price_usd");
     CHECK_THAT(e.reason(), Contains("must be positive"));
+  }
+}
+
+TEST_CASE("JSON numbers with a fraction or an exponent are refused, never read through double") {
+  // As written in a file (not built through ojson): 10.5 seconds, 1e3 seconds, 5e0 credits.
+  const auto text = [](std::string seconds_max, std::string price) {
+    return R"({"version": 1, "models": [{"id": "v", "kind": "video", "rate": {"type": "per_second",
+              "credits_per_second": )" + price + R"(}, "seconds": {"min": 1, "max": )" + seconds_max + "}}]}";
+  };
+  CHECK(json::parse_catalog(text("10", "5")).find("v")->seconds->max == media_duration{10'000});
+  for (const char* s : {"10.5", "1e3", "1E3", "10.0", "-1e1"}) {
+    INFO(s);
+    const auto e = refused(text(s, "5"));
+    CHECK(e.path() == "models[0].seconds.max");
+    CHECK_THAT(e.reason(), StartsWith("floating-point numbers are refused"));
+  }
+  for (const char* p : {"5e0", "0.5", "1e-2"}) {
+    INFO(p);
+    const auto e = refused(text("10", p));
+    CHECK(e.path() == "models[0].rate.credits_per_second");
+    CHECK_THAT(e.reason(), StartsWith("floating-point numbers are refused"));
   }
 }
 

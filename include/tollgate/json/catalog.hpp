@@ -16,7 +16,6 @@
 #include <iterator>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -451,10 +450,14 @@ template <Rounding R = round_up>
 [[nodiscard]] basic_catalog<R> load_catalog(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw catalog_error(file.string(), "", "cannot open the file for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw catalog_error(file.string(), "", "cannot read the file");
-  return parse_catalog<R>(text.str(), file.string());
+  // read() rather than `ostream << rdbuf()`: the latter swallows a read error
+  // (a directory opens fine and then reads as an empty, "invalid JSON" file).
+  std::string text;
+  char buf[1 << 14];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0)
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) throw catalog_error(file.string(), "", "cannot read the file (is it a directory?)");
+  return parse_catalog<R>(text, file.string());
 }
 
 }  // namespace tollgate::json
