@@ -16,7 +16,6 @@
 #include <exception>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -46,9 +45,14 @@ using tollgate::examples::one_line;
 std::string read_file(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw bad_input(fmt::format("cannot open {} '{}'", what, path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  // read() rather than `ostream << rdbuf()`, which swallows a read error: a
+  // directory would read as an empty file ("'text' is empty").
+  std::string text;
+  char buf[1 << 14];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0)
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) throw bad_input(fmt::format("cannot read {} '{}' (is it a directory?)", what, path));
+  return text;
 }
 
 // ------------------------------------------------------------------ table
@@ -139,11 +143,54 @@ std::int64_t plan_integer(const ojson& v, const std::string& file, const std::st
   plan_error(file, path, "expected a whole number");
 }
 
+// Parses `text`, refusing a key repeated within one object: the parser alone
+// keeps the last one, so {"count": 2, "count": 3} would silently price 3.
+ojson parse_plan_json(const std::string& file, const std::string& text) {
+  struct frame {
+    bool array = false;
+    std::size_t index = 0;
+    std::string key{};
+    std::vector<std::string> keys{};
+  };
+  std::vector<frame> frames;
+  auto path = [&] {
+    std::string p;
+    for (const frame& f : frames)
+      p += f.array ? fmt::format("[{}]", f.index) : (p.empty() ? f.key : "." + f.key);
+    return p;
+  };
+  auto child_done = [&] {
+    if (!frames.empty() && frames.back().array) ++frames.back().index;
+  };
+  ojson::parser_callback_t cb = [&](int, ojson::parse_event_t event, ojson& parsed) {
+    switch (event) {
+      case ojson::parse_event_t::object_start: frames.push_back(frame{}); break;
+      case ojson::parse_event_t::array_start: frames.push_back(frame{.array = true}); break;
+      case ojson::parse_event_t::key: {
+        frame& f = frames.back();
+        f.key = parsed.get<std::string>();
+        if (std::find(f.keys.begin(), f.keys.end(), f.key) != f.keys.end())
+          plan_error(file, path(), "repeated key");
+        f.keys.push_back(f.key);
+        break;
+      }
+      case ojson::parse_event_t::object_end:
+      case ojson::parse_event_t::array_end:
+        frames.pop_back();
+        child_done();
+        break;
+      case ojson::parse_event_t::value: child_done(); break;
+    }
+    return true;
+  };
+  return ojson::parse(text, cb);
+}
+
 std::vector<plan_entry> parse_plan(const std::string& file) {
   const std::string text = read_file(file, "plan file");
   ojson doc;
   try {
-    doc = ojson::parse(text);
+    doc = parse_plan_json(file, text);
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     if (const auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
@@ -233,6 +280,7 @@ std::string run_plan(const catalog& c, const std::string& file, bool json) {
   };
   std::vector<priced> rows;
   credits total;
+  tollgate::usd total_usd;
   std::int64_t jobs = 0;
   try {
     for (std::size_t i = 0; i < plan.size(); ++i) {
@@ -245,10 +293,11 @@ std::string run_plan(const catalog& c, const std::string& file, bool json) {
       if (__builtin_add_overflow(jobs, e.count, &jobs)) throw std::overflow_error("job count");
       rows.push_back(std::move(p));
     }
+    // Inside the try: every row's dollars can fit while their total does not.
+    total_usd = c.price().to_usd(total);
   } catch (const std::overflow_error&) {
     throw bad_input(fmt::format("plan '{}': the total is too large to represent", file));
   }
-  const tollgate::usd total_usd = c.price().to_usd(total);
 
   if (json) {
     ojson out;
