@@ -376,3 +376,47 @@ TEST_CASE("journal: grows in zero-filled segments; a batch must fit one record",
   CHECK(r[0].error().message().find("split the batch") != std::string::npos);
   CHECK(l->balance("acme")->available == before);
 }
+
+TEST_CASE("journal: a failed chain that retries its own key returns", "[journal][batch]") {
+  // The second charge is a retry of the first (same key, same request) and
+  // gets its receipt; then the chain fails, so the record the retry would
+  // wait for is never written. apply() used to wait for it forever.
+  for (auto mode : {tollgate::durability::every_op, tollgate::durability::group_commit,
+                    tollgate::durability::none}) {
+    INFO("durability " << tollgate::to_string(mode));
+    journal_fixture f;
+    f.cfg.mode = mode;
+    auto l = f.open();
+    REQUIRE(l->purchase("acme", 1_usd, "p"));
+    using op = jledger::operation;
+    std::vector<op> ops{op::charge("acme", 1_cr, "k").link(), op::charge("acme", 1_cr, "k").link(),
+                        op::charge("acme", 1000_cr, "too-much")};
+    std::vector<tollgate::result<jledger::receipt>> r;
+    {
+      test_support::watchdog w("apply() of a failed chain with a retry inside", 20);
+      r = l->apply(ops);
+    }
+    REQUIRE(r.size() == 3);
+    for (const auto& x : r) CHECK(x.code() == errc::insufficient_credits);
+    CHECK_FALSE(l->lookup("k"));
+    CHECK(l->balance("acme")->available == 100_cr);
+    // Beside a chain that stands, the retry of a key from the same batch
+    // waits for this batch's own record.
+    std::vector<op> mixed{op::charge("acme", 1_cr, "k"), op::charge("acme", 1_cr, "k").link(),
+                          op::charge("acme", 1000_cr, "too-much")};
+    {
+      test_support::watchdog w("apply() of a retry beside a failed chain", 20);
+      r = l->apply(mixed);
+    }
+    REQUIRE(r[0]);
+    CHECK_FALSE(r[0]->replayed);
+    CHECK(r[1].code() == errc::insufficient_credits);
+    CHECK(l->balance("acme")->available == 99_cr);
+    REQUIRE(l->charge("acme", 1_cr, "k")->replayed);
+    REQUIRE(l->check_invariants());
+    l.reset();
+    auto again = f.open();
+    CHECK(again->balance("acme")->available == 99_cr);
+    CHECK(again->charge("acme", 1_cr, "k")->replayed);
+  }
+}

@@ -4,13 +4,16 @@
 // types and the reference model's integers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include <unistd.h>
 
@@ -65,6 +68,34 @@ inline long env_int(const char* name, long fallback) {
   if (const char* s = std::getenv(name)) return std::strtol(s, nullptr, 0);
   return fallback;
 }
+
+/// Turns a hang into a failure: aborts the test program, naming `what`, if
+/// it is still alive `seconds` after construction (a hung call usually holds
+/// the ledger's lock, so there is nothing to recover).
+class watchdog {
+ public:
+  watchdog(const char* what, int seconds) : what_(what) {
+    t_ = std::thread([this, seconds] {
+      for (int i = 0; i < seconds * 20 && !done_; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!done_) {
+        std::fprintf(stderr, "watchdog: %s did not return within %d s\n", what_, seconds);
+        std::abort();
+      }
+    });
+  }
+  ~watchdog() {
+    done_ = true;
+    t_.join();
+  }
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+
+ private:
+  const char* what_;
+  std::atomic<bool> done_{false};
+  std::thread t_;
+};
 
 inline long long raw(const tollgate::credits& c) { return c.raw().convert_to<long long>(); }
 inline long long raw(const tollgate::usd& c) { return c.raw().convert_to<long long>(); }

@@ -273,6 +273,11 @@ class basic_ledger {
         // The chain is ops[begin..end].
         const savepoint chain_sp = state_.mark();
         const std::size_t applied_mark = applied.size();
+        // Retries in the chain wait for their originals' records only if the
+        // chain stands: a retry of a key first used earlier in this chain
+        // points at the record this batch is building, which a failed chain
+        // may leave unwritten (waiting for it would never end).
+        u64 chain_wait = 0;
         std::optional<std::pair<std::size_t, tollgate::error>> failed;
         if (open_chain)
           failed.emplace(end, tollgate::error(errc::invalid_argument,
@@ -289,7 +294,7 @@ class basic_ledger {
             failed.emplace(i, r.error());
             break;
           }
-          if (r->replayed) wait_seq = std::max(wait_seq, r->record_seq);
+          if (r->replayed) chain_wait = std::max(chain_wait, r->record_seq);
           else applied.push_back(i);
           res[i].emplace(std::move(*r));
         }
@@ -304,6 +309,8 @@ class basic_ledger {
                   fmt::format("not applied: operation {} of its linked chain failed: {}",
                               failed->first, failed->second.message())));
           }
+        } else {
+          wait_seq = std::max(wait_seq, chain_wait);
         }
         begin = end + 1;
       }
