@@ -4,8 +4,12 @@
 // restarts, the durability modes and the preallocated segments.
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -419,4 +423,99 @@ TEST_CASE("journal: a failed chain that retries its own key returns", "[journal]
     CHECK(again->balance("acme")->available == 99_cr);
     CHECK(again->charge("acme", 1_cr, "k")->replayed);
   }
+}
+
+namespace {
+
+// Two ledgers of one process creating the same journal at once, in the
+// interleaving that used to lose data: A has written its new file and is
+// about to link it into place when B starts creating its own; A then opens
+// the journal and acknowledges a purchase while B is still zero-filling.
+struct create_race {
+  std::mutex m;
+  std::condition_variable cv;
+  bool a_synced = false, a_ready = false, b_paused = false, b_writing = false, a_wrote = false,
+       b_done = false;
+  void set(bool& flag) {
+    {
+      std::lock_guard lk(m);
+      flag = true;
+    }
+    cv.notify_all();
+  }
+  void wait(bool& flag) {
+    std::unique_lock lk(m);
+    cv.wait_for(lk, std::chrono::seconds(10), [&] { return flag; });
+  }
+};
+
+struct racing_fs : tollgate::posix_file_system {
+  std::shared_ptr<create_race> race;
+  int role = 0;  // 1: A, 2: B
+  tollgate::result<void> fsync(int h) {
+    // A's first fsync is of its finished temporary file, just before link().
+    if (role == 1 && !race->a_synced) {
+      race->a_synced = true;
+      race->set(race->a_ready);
+      race->wait(race->b_writing);
+    }
+    return posix_file_system::fsync(h);
+  }
+  tollgate::result<std::size_t> pwrite(int h, const void* b, std::size_t n, std::uint64_t off) {
+    // B's first write past the header starts zero-filling its new file.
+    if (role == 2 && off >= ld::journal_header_size && !race->b_paused) {
+      race->b_paused = true;
+      race->set(race->b_writing);
+      race->wait(race->a_wrote);
+    }
+    return posix_file_system::pwrite(h, b, n, off);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("journal: two ledgers creating the same journal at once lose nothing", "[journal]") {
+  using racing_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
+      manual_clock, tollgate::journal_storage<racing_fs>, tollgate::single_thread>>;
+  test_support::temp_dir dir("create-race");
+  const std::string path = dir.file("ledger.journal");
+  auto race = std::make_shared<create_race>();
+  auto config = [&](int role) {
+    tollgate::basic_journal_config<racing_fs> c;
+    c.path = path;
+    c.segment_bytes = 64 * 1024;
+    c.fs.race = race;
+    c.fs.role = role;
+    return c;
+  };
+  std::string a_result, b_result;
+  std::thread a([&] {
+    auto l = racing_ledger::open(config(1));
+    if (!l) {
+      a_result = "open: " + l.error().message();
+      race->set(race->a_wrote);
+      return;
+    }
+    auto p = (*l)->purchase("acme", 1_usd, "p");
+    a_result = p ? "ok" : p.error().message();
+    race->set(race->a_wrote);
+    race->wait(race->b_done);  // keep the journal open (and locked) meanwhile
+  });
+  std::thread b([&] {
+    race->wait(race->a_ready);
+    auto l = racing_ledger::open(config(2));
+    b_result = l ? "opened" : l.error().message();
+    race->set(race->b_done);
+  });
+  a.join();
+  b.join();
+  REQUIRE(a_result == "ok");
+  CHECK(b_result.find("open for writing") != std::string::npos);  // locked out
+  CHECK(race->b_paused);  // the interleaving really happened
+  tollgate::journal_config cfg;
+  cfg.path = path;
+  auto l = jledger::open(cfg);
+  if (!l) FAIL(l.error().message());
+  CHECK((*l)->lookup("p"));  // the acknowledged purchase survived
+  CHECK((*l)->balance("acme")->available == 100_cr);
 }

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -494,8 +495,15 @@ class journal_storage {
 
   [[nodiscard]] result<void> create_file() {
     using namespace ledger_detail;
-    const std::string tmp = fmt::format("{}.creating.{}", cfg_.path, ::getpid());
-    (void)cfg_.fs.remove(tmp);
+    // The temporary name is unique to this attempt, not just to the
+    // process: two ledgers of one process creating the same journal at once
+    // must not share it (the second would remove the first one's file and
+    // the first would link the second's half-written one into place, whose
+    // zero-filling then wipes records the first had already acknowledged).
+    static std::atomic<u64> attempts{0};
+    std::random_device rd;
+    const std::string tmp =
+        fmt::format("{}.creating.{}.{}.{:08x}{:08x}", cfg_.path, ::getpid(), ++attempts, rd(), rd());
     auto fd = cfg_.fs.open(tmp, open_mode::create_exclusive);
     if (!fd) return fd.error();
     std::vector<std::byte> header(journal_header_size);
@@ -504,7 +512,6 @@ class journal_storage {
     store_le<u32>(h + 8, journal_format);
     store_le<u32>(h + 12, static_cast<u32>(journal_header_size));
     store_le<u32>(h + 16, cfg_.tear_window);
-    std::random_device rd;
     const u64 hi = (static_cast<u64>(rd()) << 32) | rd();
     const u64 lo = (static_cast<u64>(rd()) << 32) | rd();
     store_le<u64>(h + 24, hi);
