@@ -253,3 +253,22 @@ TEST_CASE("fault: a failed snapshot changes nothing", "[fault][snapshot]") {
   CHECK(l->recovery().records == 2);  // the old snapshot, then c1 and c2
   CHECK(l->balance("acme")->available == 80_cr);
 }
+
+TEST_CASE("fault: a snapshot whose journal fdatasync fails turns the ledger read-only",
+          "[fault][snapshot]") {
+  // With durability none the purchase and the hold are written but not
+  // synced; the snapshot syncs the journal first, and that fails.
+  fault_fixture f(tollgate::durability::none);
+  f.plan->datasync_countdown = 0;
+  auto s = f.l->snapshot();
+  REQUIRE_FALSE(s);
+  CHECK(f.plan->injected == 1);
+  CHECK(s.error() == errc::storage_failure);
+  CHECK(f.l->read_only());  // at once, not only after the next write fails
+  CHECK(f.l->read_only_reason().find("Input/output error") != std::string::npos);
+  CHECK(f.l->charge("acme", 1_cr, "c").code() == errc::read_only);
+  CHECK(f.l->balance("acme")->available == 90_cr);
+  CHECK_FALSE(std::filesystem::exists(f.cfg.path + ".snapshot"));
+  auto l = f.reopen();
+  CHECK(l->balance("acme")->available == 90_cr);
+}

@@ -507,7 +507,9 @@ class basic_ledger {
   /**
    * Writes a snapshot of the whole state so the next open replays only the
    * records after it (persistent storage only). Makes everything durable
-   * first. A failed snapshot changes nothing (errc::io_error).
+   * first. A failed snapshot file changes nothing (errc::io_error); a failed
+   * fdatasync of the journal on the way (durability none) is a storage
+   * failure like any other (errc::storage_failure, the ledger turns read-only).
    */
   [[nodiscard]] result<void> snapshot()
     requires persistent
@@ -519,7 +521,12 @@ class basic_ledger {
     if (auto f = flush_locked(); !f) return f;
     std::vector<std::byte> buf;
     state_.serialize(buf);
-    return storage_->write_snapshot(buf);
+    auto w = storage_->write_snapshot(buf);
+    // With durability none the snapshot first syncs the journal. If that
+    // fdatasync fails the storage refuses every later write, and the ledger
+    // says so now rather than on the next write.
+    if (!w && storage_->failed()) fail_all(w.error());
+    return w;
   }
 
  private:
