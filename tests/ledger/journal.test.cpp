@@ -519,3 +519,32 @@ TEST_CASE("journal: two ledgers creating the same journal at once lose nothing",
   CHECK((*l)->lookup("p"));  // the acknowledged purchase survived
   CHECK((*l)->balance("acme")->available == 100_cr);
 }
+
+TEST_CASE("journal: a snapshot still loads after the key retention grew", "[journal][snapshot]") {
+  journal_fixture f;
+  tollgate::ledger_options short_keys;
+  short_keys.key_retention = 1h;
+  {
+    auto l = jledger::open(f.cfg, short_keys, f.clock);
+    REQUIRE(l);
+    REQUIRE((*l)->purchase("acme", 1_usd, "k"));
+    f.clock.advance(2h);
+    auto r = (*l)->charge("acme", 1_cr, "k");  // "k" was forgotten: a new operation
+    REQUIRE(r);
+    CHECK_FALSE(r->replayed);
+  }
+  {
+    // With the default seven days, replay meets "k" twice; the newer use wins.
+    auto l = f.open();
+    REQUIRE(l->lookup("k"));
+    CHECK(l->lookup("k")->kind == tollgate::operation_kind::charge);
+    REQUIRE(l->snapshot());
+  }
+  auto l = f.open();
+  CHECK(l->recovery().snapshot_used);
+  CHECK(l->recovery().notes.empty());
+  CHECK(l->lookup("k")->kind == tollgate::operation_kind::charge);
+  CHECK(l->charge("acme", 1_cr, "k")->replayed);
+  CHECK(l->balance("acme")->available == 99_cr);
+  CHECK(l->check_invariants());
+}

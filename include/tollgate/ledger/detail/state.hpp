@@ -730,8 +730,20 @@ class state {
     for (const std::string& r : reasons_) w.str32(r);
     w.u64v(purchase_usd_.size());
     for (i128 v : purchase_usd_) w.i128v(v);
-    w.u64v(keys_.size());
+    // A replay that meets a key again after its retention had passed (the
+    // retention was shorter when the journal was written) keeps the older
+    // record in the FIFO until it ages out, superseded in the index by the
+    // newer one; only the one the index knows goes into the snapshot, which
+    // refuses duplicate keys.
+    auto current = [&](std::size_t i) {
+      const auto v = find_key(keys_[i].key, keys_[i].hash);
+      return v && *v == keys_begin_ + i;
+    };
+    u64 live_keys = 0;
+    for (std::size_t i = 0; i < keys_.size(); ++i) live_keys += current(i) ? 1 : 0;
+    w.u64v(live_keys);
     for (std::size_t i = 0; i < keys_.size(); ++i) {
+      if (!current(i)) continue;
       const key_rec& k = keys_[i];
       w.str8(k.key);
       w.i64v(k.at);
