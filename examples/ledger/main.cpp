@@ -181,8 +181,20 @@ void print_receipt(const context& ctx, std::string_view account, const cli_ledge
              r.replayed ? "; this key was used before, nothing changed" : "");
 }
 
-int run_op(const context& ctx, std::string_view account,
-           const std::function<tollgate::result<cli_ledger::receipt>(cli_ledger&)>& op) {
+// `op(ledger)` makes the request; it is called with a journal ledger, and
+// first with an empty in-memory one when FILE does not exist yet: a request
+// the ledger refuses (a purchase that overflows, a reason it does not take,
+// a charge to an account that has nothing) must not leave a new journal
+// behind, and an empty in-memory ledger answers exactly as an empty journal
+// would.
+template <class Op>
+int run_op(const context& ctx, std::string_view account, const Op& op) {
+  if (!std::filesystem::exists(ctx.path)) {
+    using dry_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
+        std::chrono::system_clock, tollgate::memory_storage, tollgate::single_thread>>;
+    dry_ledger dry;
+    if (auto r = op(dry); !r) fail(r.error());
+  }
   auto l = open_for_write(ctx);
   auto r = op(*l);
   if (!r) fail(r.error());
@@ -410,13 +422,13 @@ int main(int argc, char** argv) {
       check_account(account);
       check_key(key);
       const usd d = parse_usd(amount);
-      return run_op(ctx, account, [&](cli_ledger& l) { return l.purchase(account, d, key); });
+      return run_op(ctx, account, [&](auto& l) { return l.purchase(account, d, key); });
     }
     if (charge->parsed()) {
       check_account(account);
       check_key(key);
       const credits c = parse_credits(amount);
-      return run_op(ctx, account, [&](cli_ledger& l) { return l.charge(account, c, key); });
+      return run_op(ctx, account, [&](auto& l) { return l.charge(account, c, key); });
     }
     if (grant->parsed()) {
       check_account(account);
@@ -424,7 +436,7 @@ int main(int argc, char** argv) {
       const credits c = parse_credits(amount);
       std::optional<std::chrono::nanoseconds> in;
       if (!expires_in.empty()) in = parse_seconds(expires_in, "--expires-in");
-      return run_op(ctx, account, [&](cli_ledger& l) {
+      return run_op(ctx, account, [&](auto& l) {
         std::optional<cli_ledger::time_point> at;
         if (in) at = std::chrono::system_clock::now() + std::chrono::duration_cast<cli_ledger::duration>(*in);
         return l.grant(account, c, key, at);
@@ -436,23 +448,23 @@ int main(int argc, char** argv) {
       const credits c = parse_credits(amount);
       std::optional<cli_ledger::duration> t;
       if (!timeout.empty()) t = std::chrono::duration_cast<cli_ledger::duration>(parse_seconds(timeout, "--timeout"));
-      return run_op(ctx, account, [&](cli_ledger& l) { return l.hold(account, c, key, t); });
+      return run_op(ctx, account, [&](auto& l) { return l.hold(account, c, key, t); });
     }
     if (capture->parsed()) {
       check_key(key);
       const credits c = parse_credits(amount, /*allow_zero=*/true);
-      return run_op(ctx, "", [&](cli_ledger& l) { return l.capture(tollgate::hold_id{hold}, c, key); });
+      return run_op(ctx, "", [&](auto& l) { return l.capture(tollgate::hold_id{hold}, c, key); });
     }
     if (release->parsed()) {
       check_key(key);
-      return run_op(ctx, "", [&](cli_ledger& l) { return l.release(tollgate::hold_id{hold}, key); });
+      return run_op(ctx, "", [&](auto& l) { return l.release(tollgate::hold_id{hold}, key); });
     }
     if (adjust->parsed()) {
       check_account(account);
       check_key(key);
       const credits c = parse_credits(amount, false, /*allow_negative=*/true);
       if (reason.empty()) throw bad_input("an adjustment needs a --reason");
-      return run_op(ctx, account, [&](cli_ledger& l) { return l.adjust(account, c, key, reason); });
+      return run_op(ctx, account, [&](auto& l) { return l.adjust(account, c, key, reason); });
     }
     if (balance->parsed()) return balance_cmd(ctx, account);
     if (statement->parsed()) return statement_cmd(ctx, account);

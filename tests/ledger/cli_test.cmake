@@ -62,6 +62,17 @@ foreach(args
   expect("bad input (${args})" "created the journal" NOT EXISTS "${J}")
 endforeach()
 
+# Bad input that only the ledger can see (the command line parses): still
+# nothing created.
+string(REPEAT "x" 1025 long_reason)
+run(2 "purchase that overflows" "${J}" purchase acme 10000000000000000000000000000000 --key k)
+run(2 "grant that overflows" "${J}" grant acme 100000000000000000000000000000000 --key k)
+run(2 "reason too long" "${J}" adjust acme 5 --key k --reason "${long_reason}")
+expect("bad input the ledger refuses" "created the journal" NOT EXISTS "${J}")
+# A refusal on a journal that does not exist yet creates none either.
+run(1 "charge on nothing" "${J}" charge acme 5 --key k)
+expect("charge on nothing" "created the journal" NOT EXISTS "${J}")
+
 # (empty arguments cannot ride in a CMake list)
 run(2 "empty account" "${J}" charge "" 5 --key k)
 run(2 "empty key" "${J}" charge acme 5 --key "")
