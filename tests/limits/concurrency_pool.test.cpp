@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -170,6 +171,42 @@ TEST_CASE("pool takes any hashable task id and moves as a value", "[limits][pool
   REQUIRE(r.started.size() == 1);
   CHECK(r.started[0] == "job-b");
   CHECK(moved.is_running("job-b"));
+}
+
+TEST_CASE("a copied pool is independent of the original", "[limits][pool]") {
+  // The index keeps, for each queued task, an iterator into the queue; a
+  // member-wise copy pointed the copy's index into the original's queue.
+  auto original = std::make_unique<pool<single_thread>>(1);
+  REQUIRE(original->submit(1).status == pool_status::running);
+  REQUIRE(original->submit(2).status == pool_status::queued);
+  REQUIRE(original->submit(3).status == pool_status::queued);
+  REQUIRE(original->submit(4).status == pool_status::queued);
+  pool<single_thread> copy = *original;
+  CHECK(original->cancel(3).found);  // changes the original only
+  CHECK(copy.position(3) == 2u);
+  original.reset();                   // the copy must not need it
+  CHECK(copy.position(4) == 3u);
+  CHECK(copy.cancel(2).found);        // leaves the copy's queue
+  CHECK(copy.position(3) == 1u);
+  CHECK(ids(copy.finish(1).started) == v{3});
+  CHECK(ids(copy.finish(3).started) == v{4});
+  CHECK(copy.queued() == 0);
+  SECTION("copy assignment too") {
+    pool<single_thread> other(5);
+    (void)other.submit(9);
+    pool<single_thread> src(0);
+    (void)src.submit(7);
+    (void)src.submit(8);
+    other = src;
+    CHECK_FALSE(other.is_running(9));
+    CHECK(src.cancel(7).found);
+    CHECK(other.position(8) == 2u);
+    CHECK(ids(other.set_limit(2)) == v{7, 8});
+    CHECK(src.queued() == 1);
+    const auto& same = other;
+    other = same;  // self-assignment keeps everything
+    CHECK(other.running() == 2);
+  }
 }
 
 TEST_CASE("pool matches a reference model", "[limits][pool][model]") {

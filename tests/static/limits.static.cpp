@@ -29,6 +29,13 @@ static_assert(std::is_copy_constructible_v<st_bucket>);
 static_assert(sizeof(basic_token_bucket<std::chrono::steady_clock, single_thread>) == 40,
               "a single_thread bucket is its parameters and one word");
 
+// A single_thread pool is a value (its copy gets its own queue); the
+// thread-safe one stays in one place.
+static_assert(std::is_copy_constructible_v<basic_concurrency_pool<std::uint64_t, single_thread>>);
+static_assert(std::is_nothrow_move_constructible_v<basic_concurrency_pool<std::uint64_t, single_thread>>);
+static_assert(!std::is_copy_constructible_v<basic_concurrency_pool<std::uint64_t, multi_thread>>);
+static_assert(!std::is_move_constructible_v<basic_concurrency_pool<std::uint64_t, multi_thread>>);
+
 // What a window can count.
 static_assert(WindowAmount<std::uint64_t>);
 static_assert(WindowAmount<std::int64_t>);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "../core/sync.hpp"
@@ -57,8 +58,9 @@ struct [[nodiscard]] pool_admission {
  *         caller (a job id); ids must be unique among the pool's running and
  *         queued tasks, and may be reused once a task has left.
  * @tparam S multi_thread: every member is thread-safe (one std::mutex) and
- *         the pool is not movable; single_thread: not thread-safe, movable
- *         (what keyed<> stores, under its shard lock).
+ *         the pool is neither copyable nor movable; single_thread: not
+ *         thread-safe, a copyable and movable value (what keyed<> stores,
+ *         under its shard lock).
  * @tparam Hash the hash of TaskId.
  *
  * Invariants: running() <= limit() except after the limit was lowered, and
@@ -85,6 +87,27 @@ class basic_concurrency_pool {
   explicit basic_concurrency_pool(std::size_t limit,
                                   std::optional<std::size_t> queue_bound = std::nullopt)
       : limit_(limit), queue_bound_(queue_bound) {}
+
+  /// A copy with the same tasks (single_thread only). The index of the copy
+  /// points into the copy's own queue.
+  basic_concurrency_pool(const basic_concurrency_pool& o)
+    requires(!S::is_thread_safe)
+      : limit_(o.limit_), queue_bound_(o.queue_bound_), running_(o.running_), queue_(o.queue_), index_(o.index_) {
+    // The copied index still holds iterators into o's queue: point them at ours.
+    for (auto q = queue_.begin(); q != queue_.end(); ++q) index_.find(*q)->second.it = q;
+  }
+  basic_concurrency_pool& operator=(const basic_concurrency_pool& o)
+    requires(!S::is_thread_safe)
+  {
+    if (this != &o) {
+      basic_concurrency_pool copy(o);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  // Moving keeps every iterator valid: std::list moves its nodes.
+  basic_concurrency_pool(basic_concurrency_pool&&) = default;
+  basic_concurrency_pool& operator=(basic_concurrency_pool&&) = default;
 
   /**
    * Runs the task if a slot is free, else queues it (FIFO). @return running;
