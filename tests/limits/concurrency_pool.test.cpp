@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <new>
 #include <random>
 #include <set>
 #include <string>
@@ -206,6 +207,103 @@ TEST_CASE("a copied pool is independent of the original", "[limits][pool]") {
     const auto& same = other;
     other = same;  // self-assignment keeps everything
     CHECK(other.running() == 2);
+  }
+}
+
+namespace {
+// A task id whose copies fail on demand (as a std::string id's copy does when
+// memory runs out): after `copies_left` more copies, the next one throws.
+struct fragile_id {
+  std::uint64_t v;
+  static inline int copies_left = -1;  // -1: never throw
+  fragile_id(std::uint64_t x) : v(x) {}  // NOLINT: implicit, like an integer id
+  fragile_id(const fragile_id& o) : v(o.v) { count_copy(); }
+  fragile_id& operator=(const fragile_id& o) {
+    count_copy();
+    v = o.v;
+    return *this;
+  }
+  static void count_copy() {
+    if (copies_left == 0) throw std::bad_alloc();
+    if (copies_left > 0) --copies_left;
+  }
+  friend bool operator==(const fragile_id& a, const fragile_id& b) { return a.v == b.v; }
+};
+struct fragile_hash {
+  std::size_t operator()(const fragile_id& id) const noexcept { return std::hash<std::uint64_t>{}(id.v); }
+};
+struct copies_fail_after {
+  explicit copies_fail_after(int n) { fragile_id::copies_left = n; }
+  ~copies_fail_after() { fragile_id::copies_left = -1; }
+};
+}  // namespace
+
+TEST_CASE("a pool operation that throws changes nothing: no task is lost", "[limits][pool]") {
+  using fpool = tollgate::basic_concurrency_pool<fragile_id, single_thread, fragile_hash>;
+  fpool p(1);
+  REQUIRE(p.submit(1).status == pool_status::running);
+  SECTION("submit whose queue entry cannot be made") {
+    for (int n = 0; n < 2; ++n) {
+      INFO("copies before the failure: " << n);
+      copies_fail_after guard(n);
+      CHECK_THROWS_AS(p.submit(2), std::bad_alloc);
+    }
+    // Not half-registered: the id is free, nothing is queued, nothing runs twice.
+    CHECK(p.queued() == 0);
+    CHECK(p.running() == 1);
+    CHECK_FALSE(p.cancel(2).found);
+    CHECK(p.submit(2).status == pool_status::queued);
+    const auto r = p.finish(1);
+    REQUIRE(r.started.size() == 1);
+    CHECK(r.started[0].v == 2);
+    CHECK(p.running() == 1);
+  }
+  SECTION("finish, cancel and set_limit whose started list cannot be built") {
+    // Each runs on a fresh pool (1 running; 2 and 3 queued) with a copy
+    // failing after n copies, for growing n: it either throws and changes
+    // nothing, or succeeds and reports every task that started.
+    enum op_kind { do_finish, do_cancel, do_raise };
+    for (const op_kind op : {do_finish, do_cancel, do_raise}) {
+      bool succeeded = false;
+      for (int n = 0; n < 8 && !succeeded; ++n) {
+        INFO("op " << int(op) << ", copies before the failure: " << n);
+        fpool q(1);
+        REQUIRE(q.submit(1).status == pool_status::running);
+        REQUIRE(q.submit(2).status == pool_status::queued);
+        REQUIRE(q.submit(3).status == pool_status::queued);
+        std::vector<std::uint64_t> started;
+        try {
+          copies_fail_after guard(n);
+          if (op == do_raise) {
+            for (const auto& id : q.set_limit(3)) started.push_back(id.v);
+          } else {
+            const auto r = op == do_finish ? q.finish(1) : q.cancel(1);
+            CHECK(r.found);
+            CHECK(r.was_running);
+            for (const auto& id : r.started) started.push_back(id.v);
+          }
+          succeeded = true;
+        } catch (const std::bad_alloc&) {
+        }
+        if (succeeded) {
+          CHECK(started == (op == do_raise ? v{2, 3} : v{2}));
+          CHECK(q.running() == started.size() + (op == do_raise ? 1 : 0));
+        } else {
+          CHECK(q.is_running(1));
+          CHECK(q.running() == 1);
+          CHECK(q.queued() == 2);
+          CHECK(q.position(2) == 1u);
+          CHECK(q.position(3) == 2u);
+          CHECK(q.limit() == 1);
+          // ... and the same call, retried, does it all.
+          const auto r = q.finish(1);
+          CHECK(r.found);
+          REQUIRE(r.started.size() == 1);
+          CHECK(r.started[0].v == 2);
+        }
+      }
+      CHECK(succeeded);
+    }
   }
 }
 

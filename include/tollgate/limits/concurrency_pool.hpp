@@ -9,6 +9,7 @@
 // refuses further submissions with queue_full. keyed<> holds one pool per key.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -127,7 +128,12 @@ class basic_concurrency_pool {
       index_.erase(it);
       return {pool_status::queue_full, 0};
     }
-    it->second = slot{queue_.insert(queue_.end(), task), true};
+    try {
+      it->second = slot{queue_.insert(queue_.end(), task), true};
+    } catch (...) {
+      index_.erase(it);  // not half-registered as "running" without a slot
+      throw;
+    }
     return {pool_status::queued, queue_.size()};
   }
 
@@ -142,11 +148,12 @@ class basic_concurrency_pool {
     release_result r;
     auto it = index_.find(task);
     if (it == index_.end() || it->second.queued) return r;
+    r.started = startable(limit_, running_ - 1);  // may throw: nothing has changed yet
     index_.erase(it);
     --running_;
     r.found = true;
     r.was_running = true;
-    start_ready(r.started);
+    start(r.started);
     return r;
   }
 
@@ -167,10 +174,11 @@ class basic_concurrency_pool {
       index_.erase(it);
       return r;
     }
+    r.started = startable(limit_, running_ - 1);  // may throw: nothing has changed yet
     index_.erase(it);
     --running_;
     r.was_running = true;
-    start_ready(r.started);
+    start(r.started);
     return r;
   }
 
@@ -181,9 +189,9 @@ class basic_concurrency_pool {
    */
   [[nodiscard]] started_tasks set_limit(std::size_t limit) {
     std::lock_guard<typename S::mutex_type> lock(m_);
+    started_tasks started = startable(limit, running_);  // may throw: nothing has changed yet
     limit_ = limit;
-    started_tasks started;
-    start_ready(started);
+    start(started);
     return started;
   }
 
@@ -237,15 +245,29 @@ class basic_concurrency_pool {
   }
 
  private:
-  // Starts queued tasks while slots are free. Invariant afterwards: the queue
-  // is empty or running_ >= limit_.
-  void start_ready(started_tasks& started) {
-    while (running_ < limit_ && !queue_.empty()) {
-      const TaskId id = queue_.front();
-      index_.find(id)->second = slot{};
+  // The queued tasks that start with `running` tasks holding slots of
+  // `limit`: the head of the queue, copied. Every copy and allocation happens
+  // here, before any change, so a call that throws changes nothing and a
+  // task never leaves the queue without being reported.
+  [[nodiscard]] started_tasks startable(std::size_t limit, std::size_t running) const {
+    started_tasks started;
+    if (running >= limit || queue_.empty()) return started;
+    const std::size_t n = std::min(limit - running, queue_.size());
+    started.reserve(n);
+    auto q = queue_.begin();
+    for (std::size_t i = 0; i < n; ++i, ++q) started.push_back(*q);
+    return started;
+  }
+  // Moves the tasks startable() chose from the queue to the running set
+  // (they are the queue's head, in order). Invariant afterwards: the queue
+  // is empty or running_ >= limit_. noexcept: these ids are already in the
+  // index (their hash has run before); a hash that throws now terminates
+  // rather than leave the queue half started.
+  void start(const started_tasks& started) noexcept {
+    for (std::size_t i = 0; i < started.size(); ++i) {
+      index_.find(queue_.front())->second = slot{};
       queue_.pop_front();
       ++running_;
-      started.push_back(id);
     }
   }
 
