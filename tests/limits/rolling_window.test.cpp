@@ -96,6 +96,14 @@ TEMPLATE_TEST_CASE("rolling window: a request larger than the limit is refused f
   CHECK(z.allowed);
   CHECK(z.remaining == 3);
   CHECK(w.used() == 0);
+  SECTION("a zero amount is allowed even past the limit") {
+    w.record(clock.now(), 5);  // usage admitted elsewhere: 5 of 3
+    const auto z2 = w.try_acquire(0);
+    CHECK(z2.allowed);
+    CHECK(z2.reason == limit_reason::none);
+    CHECK(z2.remaining == 0);
+    CHECK(w.used() == 5);
+  }
 }
 
 TEMPLATE_TEST_CASE("rolling window rebuilds from history with record()", "[limits][rolling_window]",

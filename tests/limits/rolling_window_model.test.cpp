@@ -112,9 +112,9 @@ void run_model(std::uint64_t seed, int steps, const params& p, ToA to_a) {
         REQUIRE(d.reason == limit_reason::exceeds_burst);
         continue;
       }
-      const bool want = cb + a <= limit;
+      const bool want = a == 0 || cb + a <= limit;  // a zero amount is always allowed
       REQUIRE(d.allowed == want);
-      if (ce + a > limit) REQUIRE_FALSE(d.allowed);  // never more permissive than the truth
+      if (a != 0 && ce + a > limit) REQUIRE_FALSE(d.allowed);  // never more permissive than the truth
       if (cx + a <= limit) REQUIRE(d.allowed);       // refuses by at most one bucket
       REQUIRE(d.remaining == to_a(std::max<std::int64_t>(0, limit - cb - (d.allowed ? a : 0))));
       if (d.allowed) {

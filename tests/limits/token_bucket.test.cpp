@@ -138,6 +138,15 @@ TEMPLATE_TEST_CASE("zero tokens are always allowed and change nothing", "[limits
   CHECK(d.remaining == 0);
   clock.advance(1s);
   CHECK(b.available() == 1);
+  SECTION("also while the bucket is in debt") {
+    REQUIRE(b.reserve(2).retry_after == 1s);  // 1 token there, 1 borrowed
+    const auto z = b.try_acquire(0);
+    CHECK(z.allowed);
+    CHECK(z.reason == limit_reason::none);
+    CHECK(z.remaining == 0);
+    CHECK(z.retry_after == 0ns);
+    CHECK(b.try_acquire(1).retry_after == 2s);  // the debt is unchanged
+  }
 }
 
 TEMPLATE_TEST_CASE("precision: 0.000277 tokens per second", "[limits][token_bucket][precision]",

@@ -71,8 +71,8 @@ struct model {
   limit_decision acquire(std::int64_t t, std::uint64_t n) {
     const cpp_rational l = level(t);
     if (cpp_int(n) > burst) return {false, whole(l), std::chrono::nanoseconds::max(), limit_reason::exceeds_burst};
-    if (l >= cpp_rational(n)) {
-      const cpp_rational after = l - n;
+    if (l >= cpp_rational(n) || n == 0) {  // zero tokens: always allowed, nothing changes
+      const cpp_rational after = n == 0 ? l : l - n;
       if (n != 0) set_level(t, after);
       return {true, whole(after), 0ns, limit_reason::none};
     }

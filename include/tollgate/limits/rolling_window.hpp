@@ -153,8 +153,8 @@ class basic_rolling_window {
    * enough buckets expire (exact for the buckets, so at most one bucket
    * later than an exact sliding log would say); or, when amount exceeds the
    * limit, refused with `exceeds_burst` and retry_after = nanoseconds::max().
-   * A zero amount is allowed and changes nothing. Thread-safe when S is
-   * multi_thread.
+   * A zero amount is allowed (also past the limit) and changes nothing.
+   * Thread-safe when S is multi_thread.
    */
   [[nodiscard]] decision try_acquire(const A& amount) { return try_acquire(amount, clock_.now()); }
   /// try_acquire() at the given time.
@@ -165,7 +165,7 @@ class basic_rolling_window {
     const std::int64_t b = advance(t);
     if (limit_ < amount)
       return {false, remaining(), std::chrono::nanoseconds::max(), limit_reason::exceeds_burst};
-    if (fits(amount)) {
+    if (amount == A{} || fits(amount)) {  // nothing asked: allowed even past the limit
       add(b, amount);
       return {true, remaining(), std::chrono::nanoseconds(0), limit_reason::none};
     }

@@ -167,7 +167,7 @@ struct acquire_outcome {
   const std::int64_t level = level_at(b, T, z);
   if (n > b.burst) return {false, z, {limit_reason::exceeds_burst, level, 0}};
   const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^63
-  if (level >= need) {
+  if (level >= need || n == 0) {  // nothing asked: allowed even in debt, writes nothing
     const std::int64_t after = level - need;
     return {n != 0, word_for(T, after), {limit_reason::none, after, need}};
   }
@@ -423,8 +423,9 @@ class basic_token_bucket {
    * tokens remaining; or refused with reason `limited` and the exact wait
    * (rounded up to a nanosecond) after which n tokens will be there; or, when
    * n exceeds the burst, refused with reason `exceeds_burst` and
-   * retry_after = nanoseconds::max(). n = 0 is always allowed and changes
-   * nothing. Thread-safe when S is multi_thread.
+   * retry_after = nanoseconds::max(). n = 0 is always allowed (also while
+   * the bucket is in debt) and changes nothing. Thread-safe when S is
+   * multi_thread.
    */
   [[nodiscard]] limit_decision try_acquire(std::uint64_t n = 1) { return try_acquire(n, clock_.now()); }
   /// try_acquire() at the given time.
