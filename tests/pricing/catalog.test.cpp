@@ -70,6 +70,20 @@ TEST_CASE("an unknown model is an error listing the closest known ids") {
                Contains("closest known: gen4_turbo,"));
   }
   SECTION("the empty id") { CHECK(c.quote(video("", 10'000)).code() == errc::unknown_model); }
+  SECTION("an id longer than any valid one is shown and compared by its start only") {
+    // The id is the caller's input: a megabyte of it must not be echoed back,
+    // nor compared letter by letter with every known id (that took ~0.7 s).
+    const std::string huge = "gen4_turbo" + std::string(1'000'000, 'x');
+    const auto q = c.quote(video(huge, 10'000));
+    CHECK(q.code() == errc::unknown_model);
+    const std::string m = message_of(q);
+    CHECK(m.size() < 400);
+    CHECK_THAT(m, Contains("unknown model 'gen4_turbo" + std::string(118, 'x') + "...' (1000010 bytes)"));
+    CHECK_THAT(m, Contains("; closest known: "));
+    // At the limit, the id is shown whole.
+    const std::string longest(detail::max_model_id_size, 'y');
+    CHECK_THAT(message_of(c.quote(video(longest, 10'000))), Contains("'" + longest + "'; closest"));
+  }
   SECTION("an empty catalog says so") {
     const catalog empty{std::vector<model_spec>{}};
     CHECK_THAT(message_of(empty.quote(video("x", 1'000))), Contains("the catalog is empty"));

@@ -278,6 +278,9 @@ template <class R>
   return prev[b.size()];
 }
 
+/// The longest model id a catalog takes.
+inline constexpr std::size_t max_model_id_size = 128;
+
 [[nodiscard]] inline bool valid_model_id_char(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
@@ -506,13 +509,21 @@ class basic_catalog {
   }
 
   [[nodiscard]] error unknown_model(std::string_view model) const {
+    // The id comes from the caller's request. One longer than any valid id
+    // is shown and compared by its start only: the edit distance costs
+    // length x length, so a megabyte-long id would otherwise take most of a
+    // second and echo a megabyte back.
+    const std::string_view head = model.substr(0, detail::max_model_id_size);
+    const std::string shown = head.size() == model.size()
+                                  ? fmt::format("'{}'", model)
+                                  : fmt::format("'{}...' ({} bytes)", head, model.size());
     if (models_.empty())
-      return error(errc::unknown_model, fmt::format("unknown model '{}': the catalog is empty", model));
+      return error(errc::unknown_model, fmt::format("unknown model {}: the catalog is empty", shown));
     std::string names;
-    for (std::string_view s : closest(model))
+    for (std::string_view s : closest(head))
       names += fmt::format("{}{}", names.empty() ? "" : ", ", s);
     return error(errc::unknown_model,
-                 fmt::format("unknown model '{}'; closest known: {}", model, names));
+                 fmt::format("unknown model {}; closest known: {}", shown, names));
   }
 
   [[nodiscard]] static error not_taken(const model_spec& m, usage_fields given, usage_fields takes) {
@@ -541,7 +552,8 @@ class basic_catalog {
   entry check(std::size_t i) {
     model_spec& m = models_[i];
     if (m.id.empty()) fail(i, "id", "must not be empty");
-    if (m.id.size() > 128) fail(i, "id", "must be at most 128 characters");
+    if (m.id.size() > detail::max_model_id_size)
+      fail(i, "id", fmt::format("must be at most {} characters", detail::max_model_id_size));
     if (!std::all_of(m.id.begin(), m.id.end(), detail::valid_model_id_char))
       fail(i, "id", "may use only ASCII letters, digits and . _ - / :");
     if (const std::size_t first = index_.insert(m.id, i, id_of()); first != detail::model_index::npos)
