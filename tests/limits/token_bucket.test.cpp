@@ -401,6 +401,32 @@ TEMPLATE_TEST_CASE("set_rate and set_burst keep the state", "[limits][token_buck
   }
 }
 
+TEST_CASE("a multi_thread bucket keeps a retired block only for a real change", "[limits][token_bucket]") {
+  // Retired parameter blocks live until the bucket is destroyed (a reader may
+  // still hold one). A host that re-applies its configuration periodically
+  // must not grow the bucket without bound: an unchanged rate or burst keeps
+  // the current block.
+  manual_clock clock;
+  bucket<multi_thread> b(token_rate(10, 13s), 10, clock);
+  REQUIRE(b.try_acquire(4).allowed);
+  CHECK(b.heap_bytes() == 0);
+  for (int i = 0; i < 1000; ++i) {
+    b.set_rate(token_rate(20, 26s));  // the same rate, written differently
+    b.set_burst(10);
+  }
+  CHECK(b.heap_bytes() == 0);
+  CHECK(b.available() == 6);
+  b.set_rate(token_rate(1, 1s));
+  const std::size_t one = b.heap_bytes();
+  CHECK(one > 0);
+  for (int i = 0; i < 10; ++i) b.set_burst(11 + i % 2);
+  CHECK(b.heap_bytes() == 11 * one);
+  CHECK(b.available() == 6);
+  bucket<single_thread> st(token_rate(1, 1s), 3, clock);
+  st.set_rate(token_rate(2, 1s));
+  CHECK(st.heap_bytes() == 0);
+}
+
 TEMPLATE_TEST_CASE("a clock that steps backwards adds nothing", "[limits][token_bucket]",
                    single_thread, multi_thread) {
   manual_clock clock(manual_clock::time_point(std::chrono::hours(1000)));

@@ -98,6 +98,8 @@ struct model {
     return whole(after);
   }
   void set_rate(std::int64_t t, const token_rate& r) {
+    // The rate the bucket already has: nothing changes (the anchor stays).
+    if (rate == cpp_rational(cpp_int(r.numerator()), cpp_int(r.denominator()))) return;
     const cpp_rational l = level(t);
     const std::uint64_t nq = r.denominator();
     // The new tick unit is 1/nq token; the bucket keeps the level rounded down to it.
@@ -109,6 +111,7 @@ struct model {
     set_level(t, nl);
   }
   void set_burst(std::int64_t t, std::uint64_t b) {
+    if (burst == cpp_int(b)) return;  // the burst it already has: nothing changes
     cpp_rational l = level(t);
     burst = b;
     if (l > cpp_rational(burst)) l = cpp_rational(burst);

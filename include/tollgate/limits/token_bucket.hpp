@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -105,6 +106,8 @@ struct bucket_params {
   std::uint64_t q = 1;      ///< ticks per token (rate denominator)
   std::uint64_t burst = 1;  ///< capacity in tokens
   std::uint64_t full = 1;   ///< burst * q: the level of a full bucket in ticks
+
+  friend constexpr bool operator==(const bucket_params&, const bucket_params&) = default;
 };
 
 [[nodiscard]] inline bucket_params make_bucket_params(const token_rate& r, std::uint64_t burst) {
@@ -266,12 +269,15 @@ class bucket_storage<false> {
     return f(prm_, z_);
   }
   // f(params, z) -> {new params, new z}; may throw before anything changes.
+  // Unchanged parameters change nothing.
   template <class Remake>
   void reconfigure(Remake&& f) {
     auto [np, nz] = f(prm_, z_);
+    if (np == prm_) return;
     prm_ = np;
     z_ = nz;
   }
+  [[nodiscard]] static constexpr std::size_t heap_bytes() noexcept { return 0; }
 
  private:
   bucket_params prm_;
@@ -284,7 +290,8 @@ class bucket_storage<false> {
 // a thread still holding the old block then fails its CAS and reloads, so a
 // word is never combined with another block's parameters (no ABA). Retired
 // blocks stay allocated until the bucket is destroyed, because a reader may
-// still be looking at one (about 95 heap bytes per reconfiguration).
+// still be looking at one (one 64-byte block per reconfiguration that
+// changes the parameters; re-applying the same rate or burst keeps the block).
 struct alignas(64) bucket_block {
   std::atomic<std::uint64_t> z{0};
   bucket_params prm;
@@ -345,8 +352,12 @@ class bucket_storage<true> {
   void reconfigure(Remake&& f) {
     std::lock_guard<std::mutex> lock(writer_);  // one reconfiguration at a time
     bucket_block* b = cur_.load(std::memory_order_acquire);
-    auto nb = std::make_unique<bucket_block>();
     std::uint64_t z = b->z.load(std::memory_order_acquire);
+    // Unchanged parameters (a host re-applying its configuration) keep the
+    // block: nothing to retire, so nothing accumulates. The parameters do not
+    // depend on z, and only this (locked) writer replaces b.
+    if (f(b->prm, z).first == b->prm) return;
+    auto nb = std::make_unique<bucket_block>();
     for (;;) {
       auto [np, nz] = f(b->prm, z);  // may throw: nothing has changed yet
       nb->prm = np;
@@ -358,6 +369,11 @@ class bucket_storage<true> {
     cur_.store(nb.release(), std::memory_order_release);
     b->retired_next = retired_;
     retired_ = b;
+    heap_blocks_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  [[nodiscard]] std::size_t heap_bytes() const noexcept {
+    return heap_blocks_.load(std::memory_order_relaxed) * sizeof(bucket_block);
   }
 
  private:
@@ -375,6 +391,7 @@ class bucket_storage<true> {
   std::atomic<bucket_block*> cur_{nullptr};
   std::mutex writer_;
   bucket_block* retired_ = nullptr;  // guarded by writer_
+  std::atomic<std::size_t> heap_blocks_{0};  // blocks allocated (all but first_)
 };
 
 }  // namespace limits::detail
@@ -489,8 +506,10 @@ class basic_token_bucket {
   /**
    * Changes the rate, keeping the tokens (or the debt) the bucket holds now;
    * a fraction of a token that the new tick unit cannot express is dropped.
-   * Throws limit_config_error (and changes nothing) when burst * q no longer
-   * fits. Thread-safe when S is multi_thread.
+   * The rate the bucket already has changes nothing (and, multi_thread,
+   * retires no block: see heap_bytes()). Throws limit_config_error (and
+   * changes nothing) when burst * q no longer fits. Thread-safe when S is
+   * multi_thread.
    */
   void set_rate(token_rate rate) { set_rate(rate, clock_.now()); }
   /// set_rate() at the given time.
@@ -503,8 +522,9 @@ class basic_token_bucket {
   }
 
   /// Changes the burst, keeping the tokens held now (clamped to the new
-  /// burst). Throws limit_config_error (and changes nothing) for 0 or when
-  /// burst * q does not fit. Thread-safe when S is multi_thread.
+  /// burst); the current burst changes nothing. Throws limit_config_error
+  /// (and changes nothing) for 0 or when burst * q does not fit.
+  /// Thread-safe when S is multi_thread.
   void set_burst(std::uint64_t burst) { set_burst(burst, clock_.now()); }
   /// set_burst() at the given time.
   void set_burst(std::uint64_t burst, time_point now) {
@@ -535,6 +555,14 @@ class basic_token_bucket {
       return limits::detail::full_for(b, t, z, min_idle.count());
     });
   }
+
+  /**
+   * Bytes the bucket holds on the heap: for multi_thread, the parameter
+   * blocks of every set_rate/set_burst that changed the rate or burst (64
+   * bytes each, plus the allocator's overhead), kept until the bucket is
+   * destroyed; 0 for single_thread. Thread-safe.
+   */
+  [[nodiscard]] std::size_t heap_bytes() const noexcept { return state_.heap_bytes(); }
 
   /// The clock.
   [[nodiscard]] const C& clock() const noexcept { return clock_; }
