@@ -379,6 +379,22 @@ TEST_CASE("a model the catalog refuses is reported at its JSON path") {
     const auto e = refused(with([](ojson& d) { d["price_list_date"] = "1 Nov 2026"; }));
     CHECK(e.path() == "price_list_date");
   }
+  SECTION("too many rates in one list") {
+    // Parts fold into nested composites: a list's length is call depth when
+    // pricing, and a 30000-part sum overflowed the stack on the first quote.
+    const auto flats = [](std::size_t n) {
+      ojson list = ojson::array();
+      for (std::size_t i = 0; i < n; ++i) list.push_back({{"type", "flat"}, {"credits", "1"}});
+      return ojson{{"type", "sum"}, {"rates", list}};
+    };
+    const auto e = refused(with([&](ojson& d) { d["models"][1]["rate"] = flats(17); }));
+    CHECK(e.path() == "models[1].rate.rates");
+    CHECK(e.reason() == "at most 16 rates in one list, got 17");
+    CHECK(refused(with([&](ojson& d) { d["models"][1]["rate"] = flats(30'000); })).path() ==
+          "models[1].rate.rates");
+    const catalog c = json::parse_catalog(with([&](ojson& d) { d["models"][1]["rate"] = flats(16); }));
+    CHECK(c.quote(job{.model = "i"}).value().exact == credits{16});
+  }
   SECTION("rates nested too deep") {
     ojson r = {{"type", "flat"}, {"credits", "1"}};
     for (int i = 0; i < 10; ++i) r = {{"type", "sum"}, {"rates", ojson::array({r})}};

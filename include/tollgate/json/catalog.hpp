@@ -199,6 +199,10 @@ inline const ojson& object_at(const ojson& v, const std::string& path,
 }
 
 inline constexpr int max_rate_depth = 8;
+// Parts of one sum/min/max. They are folded into nested two-part composites,
+// so the length of a list is call depth when pricing: an unbounded list (a
+// 30000-part "sum") overflowed the stack on the first quote.
+inline constexpr std::size_t max_rate_parts = 16;
 
 inline any_rate rate_at(const ojson& v, const std::string& path, int depth);
 
@@ -269,6 +273,8 @@ inline any_rate rate_at(const ojson& v, const std::string& path, int depth) {
       const ojson& list = required(v, path, "rates");
       if (!list.is_array()) fail(rpath, fmt::format("expected an array, got {}", type_name(list)));
       if (list.empty()) fail(rpath, "needs at least one rate");
+      if (list.size() > max_rate_parts)
+        fail(rpath, fmt::format("at most {} rates in one list, got {}", max_rate_parts, list.size()));
       std::vector<any_rate> parts;
       for (std::size_t i = 0; i < list.size(); ++i)
         parts.push_back(rate_at(list[i], fmt::format("{}[{}]", rpath, i), depth + 1));
