@@ -351,6 +351,32 @@ TEMPLATE_TEST_CASE("refund gives tokens back, never above full", "[limits][token
   }
 }
 
+TEMPLATE_TEST_CASE("refund is exact while the level stays at most burst - n, else up to n over",
+                   "[limits][token_bucket]", single_thread, multi_thread) {
+  // `lent` takes n and refunds it; `never` is the same bucket without that take.
+  manual_clock clock;
+  bucket<TestType> lent(token_rate(1, 1s), 10, clock);
+  bucket<TestType> never(token_rate(1, 1s), 10, clock);
+  REQUIRE(lent.try_acquire(3).allowed);  // the job that will not run
+  SECTION("exact: the level stayed at most 10 - 3") {
+    REQUIRE(lent.try_acquire(4).allowed);
+    REQUIRE(never.try_acquire(4).allowed);
+    clock.advance(2s);  // lent 5, never 8
+    CHECK(lent.refund(3) == 8);
+    CHECK(never.available() == 8);
+    clock.advance(1500ms);  // fractions of a token agree too
+    CHECK(lent.try_acquire(10).retry_after == never.try_acquire(10).retry_after);
+  }
+  SECTION("the documented limit: refilled past 10 - 3, then drained") {
+    clock.advance(5s);  // lent 10 (full), never 10 (it lost 3 s of refill at full)
+    REQUIRE(lent.try_acquire(10).allowed);
+    REQUIRE(never.try_acquire(10).allowed);
+    CHECK(lent.refund(3) == 3);
+    CHECK(never.available() == 0);
+    CHECK(lent.available() - never.available() <= 3);  // never more than n over
+  }
+}
+
 TEMPLATE_TEST_CASE("set_rate and set_burst keep the state", "[limits][token_bucket]", single_thread,
                    multi_thread) {
   manual_clock clock;

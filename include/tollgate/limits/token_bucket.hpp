@@ -416,8 +416,10 @@ class bucket_storage<true> {
  * (for a caller that already read the clock, e.g. keyed<>); the other form
  * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
  * 2^63; borrowed debt <= 2^61 ticks; a bucket left untouched for more than
- * 0.75 * 2^64 / p nanoseconds (438 years at p = 1, 578 days at 0.000277/s)
- * may read as less than full, never as more; a clock stepping backwards by
+ * 0.75 * 2^64 / p nanoseconds (438 years at p = 1, 578 days at 0.000277/s,
+ * but 3.8 hours at 1 000 003 per 7 s: p is the reduced numerator of tokens
+ * per ns, large when the count has a big factor that does not divide the
+ * duration in ns) may read as less than full, never as more; a clock stepping backwards by
  * more than 2^61 / p ns (73 years at p = 1) while the bucket is deep in debt
  * may read as full.
  */
@@ -478,10 +480,14 @@ class basic_token_bucket {
 
   /**
    * Gives back n tokens taken by try_acquire() or reserve() (a job that did
-   * not run). A refund never lifts the bucket above full, so tokens that
-   * refilled meanwhile are not credited twice; pass only what was taken.
-   * @return the whole tokens available afterwards. Thread-safe when S is
-   * multi_thread.
+   * not run), never lifting the bucket above full; pass only what was taken.
+   * Exact (the bucket is as if the tokens had never been taken) while the
+   * level has stayed at most burst - n since they were taken, e.g. when the
+   * job is refused right after admission. Otherwise the refill that a
+   * bucket which never lent them would have lost at full is credited too:
+   * up to n tokens more than that bucket holds (the one state word cannot
+   * know when the tokens were taken). Refund promptly. @return the whole
+   * tokens available afterwards. Thread-safe when S is multi_thread.
    */
   std::uint64_t refund(std::uint64_t n) { return refund(n, clock_.now()); }
   /// refund() at the given time.
