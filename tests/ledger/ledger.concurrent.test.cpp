@@ -302,3 +302,148 @@ TEST_CASE("concurrent: snapshots while group-commit callers wait", "[ledger][con
   REQUIRE(again);
   CHECK((*again)->balance("acme")->available == 9400_cr);
 }
+
+TEST_CASE("concurrent: every member at once under group commit", "[ledger][concurrent][journal]") {
+  // Writers charge under fresh keys, retry each other's keys, apply linked
+  // pairs, hold with short timeouts and capture or release, and sweep
+  // expiries; a reader calls every read; another thread takes snapshots.
+  // Request n is always the same charge (account and amount follow from n),
+  // so a retry from any thread is the same request. Afterwards: no key took
+  // effect twice, linked pairs were all-or-nothing, usage equals what the
+  // receipts say, every invariant holds, and a reopen shows the same book.
+  test_support::temp_dir dir("everything");
+  tollgate::basic_journal_config<slow_sync_fs> cfg;
+  cfg.path = dir.file("ledger.journal");
+  cfg.mode = tollgate::durability::group_commit;
+  cfg.segment_bytes = 256 * 1024;
+  auto opened = gc_ledger::open(cfg);
+  REQUIRE(opened);
+  gc_ledger& l = **opened;
+  for (const char* a : account_names) REQUIRE(l.purchase(a, 20_usd, std::string("fund-") + a));
+  auto request = [](std::uint64_t n) {
+    return std::pair<std::string, credits>(account_names[n % 3],
+                                           credits::from_raw(static_cast<long long>(1 + n % 7) * 1'000'000));
+  };
+  constexpr int writers = 4, rounds = 150;
+  std::atomic<std::uint64_t> next_n{0};
+  std::atomic<bool> stop{false};
+  std::mutex m;  // guards what the threads report
+  std::map<std::uint64_t, int> fresh_of;  // request -> fresh successes
+  std::vector<std::string> surprises;
+  credits used;
+  auto note = [&](std::string s) {
+    std::lock_guard lk(m);
+    surprises.push_back(std::move(s));
+  };
+  auto charged = [&](std::uint64_t n, const gc_ledger::receipt& r) {
+    std::lock_guard lk(m);
+    if (!r.replayed) {
+      ++fresh_of[n];
+      used += request(n).second;
+    }
+  };
+  std::vector<std::thread> ts;
+  for (int t = 0; t < writers; ++t)
+    ts.emplace_back([&, t] {
+      std::mt19937_64 rng(test_support::seed(5) + static_cast<std::uint64_t>(t));
+      struct open_hold {
+        tollgate::hold_id id;
+        credits amount;
+      };
+      std::vector<open_hold> mine;
+      for (int i = 0; i < rounds; ++i) {
+        const std::string k = "w" + std::to_string(t) + "-" + std::to_string(i);
+        const int what = static_cast<int>(rng() % 100);
+        if (what < 35) {  // a fresh charge
+          const std::uint64_t n = next_n++;
+          const auto [acct, amount] = request(n);
+          auto r = l.charge(acct, amount, "c-" + std::to_string(n));
+          if (r) charged(n, *r);
+          else if (r.error() != errc::insufficient_credits) note("charge: " + r.error().message());
+        } else if (what < 55) {  // a retry of anyone's request
+          const std::uint64_t top = next_n.load();
+          if (top == 0) continue;
+          const std::uint64_t n = rng() % top;
+          const auto [acct, amount] = request(n);
+          auto r = l.charge(acct, amount, "c-" + std::to_string(n));
+          if (r) charged(n, *r);
+          else if (r.error() != errc::insufficient_credits) note("retry: " + r.error().message());
+        } else if (what < 70) {  // a linked pair: both or neither
+          const std::uint64_t a = next_n++, b = next_n++;
+          std::vector<gc_ledger::operation> ops{
+              gc_ledger::operation::charge(request(a).first, request(a).second, "c-" + std::to_string(a)).link(),
+              gc_ledger::operation::charge(request(b).first, request(b).second, "c-" + std::to_string(b))};
+          auto r = l.apply(ops);
+          if (static_cast<bool>(r[0]) != static_cast<bool>(r[1])) note("a linked pair came apart");
+          if (r[0] && r[1]) {
+            charged(a, *r[0]);
+            charged(b, *r[1]);
+          } else if (r[0].code() != errc::insufficient_credits) {
+            note("pair: " + r[0].error().message());
+          }
+        } else if (what < 82) {  // a hold that may time out before it is closed
+          const credits amount = credits::from_raw(static_cast<long long>(1 + rng() % 3'000'000));
+          auto r = l.hold(account_names[rng() % 3], amount, k,
+                          std::chrono::microseconds(200 + rng() % 3000));
+          if (r) mine.push_back({r->hold, amount});
+          else if (r.error() != errc::insufficient_credits) note("hold: " + r.error().message());
+        } else if (what < 95 && !mine.empty()) {
+          const open_hold h = mine.back();
+          mine.pop_back();
+          if (rng() % 2) {
+            const credits take = credits::from_raw(h.amount.raw() / 2);
+            auto r = l.capture(h.id, take, k);
+            if (r) {
+              std::lock_guard lk(m);
+              used += r->amount;
+            } else if (r.error() != errc::unknown_hold) {
+              note("capture: " + r.error().message());
+            }
+          } else if (auto r = l.release(h.id, k); !r && r.error() != errc::unknown_hold) {
+            note("release: " + r.error().message());
+          }
+        } else if (auto r = l.expire_holds(); !r) {
+          note("expire_holds: " + r.error().message());
+        }
+      }
+    });
+  std::thread reader([&] {
+    while (!stop) {
+      for (const char* a : account_names) {
+        auto b = l.balance(a);
+        if (!b || b->available.is_negative() || b->held.is_negative()) note("a bad balance");
+        (void)l.statement(a);
+      }
+      (void)l.totals();
+      (void)l.accounts();
+      (void)l.lookup("c-1");
+      (void)l.read_only();
+      std::this_thread::yield();
+    }
+  });
+  std::thread snapper([&] {
+    while (!stop) {
+      if (auto s = l.snapshot(); !s) note("snapshot: " + s.error().message());
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  for (auto& t : ts) t.join();
+  stop = true;
+  reader.join();
+  snapper.join();
+  for (const auto& s : surprises) FAIL_CHECK(s);
+  for (const auto& [n, count] : fresh_of) {
+    INFO("request c-" << n);
+    CHECK(count == 1);
+  }
+  REQUIRE(l.check_invariants());
+  const auto before = l.totals();
+  CHECK(before.balances[static_cast<int>(tollgate::party::usage)] == used);
+  opened->reset();
+  auto again = gc_ledger::open(cfg);
+  REQUIRE(again);
+  const auto after = (*again)->totals();
+  CHECK(after.operations == before.operations);
+  CHECK(after.entries == before.entries);
+  for (std::size_t p = 0; p < tollgate::party_count; ++p) CHECK(after.balances[p] == before.balances[p]);
+}
