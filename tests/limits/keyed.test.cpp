@@ -216,6 +216,14 @@ TEST_CASE("keyed refuses a configuration that cannot work", "[limits][keyed]") {
   CHECK_THROWS_AS((keyed<pool, std::uint64_t>(nullptr)), tollgate::limit_config_error);
   CHECK_THROWS_AS((keyed<pool, std::uint64_t>([](const std::uint64_t&) { return pool(1); }, opts(1s, 0))),
                   tollgate::limit_config_error);
+  // A negative TTL would make registry_full's retry_after negative.
+  try {
+    keyed<pool, std::uint64_t> reg([](const std::uint64_t&) { return pool(1); }, opts(-1s, 10));
+    FAIL("no throw");
+  } catch (const tollgate::limit_config_error& e) {
+    CHECK(e.field() == "idle_ttl");
+  }
+  CHECK_NOTHROW(keyed<pool, std::uint64_t>([](const std::uint64_t&) { return pool(1); }, opts(0s, 10)));
 }
 
 TEST_CASE("key_hash gives stable, distinct 64-bit keys", "[limits][keyed]") {

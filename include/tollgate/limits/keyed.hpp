@@ -148,7 +148,7 @@ class keyed {
   static constexpr std::size_t shard_count = 64;
 
   /// A registry whose entries `make` creates. Throws limit_config_error when
-  /// there is no factory or max_entries is 0.
+  /// there is no factory, max_entries is 0 or idle_ttl is negative.
   explicit keyed(factory_type make, keyed_options options = {}, C clock = C{})
       : make_(std::move(make)),
         options_(options),
@@ -157,6 +157,7 @@ class keyed {
         clock_(std::move(clock)) {
     if (!make_) throw limit_config_error("keyed", "factory", "must be callable");
     if (options.max_entries == 0) throw limit_config_error("keyed", "max_entries", "must be at least 1");
+    if (options.idle_ttl.count() < 0) throw limit_config_error("keyed", "idle_ttl", "must not be negative");
   }
 
   /**
