@@ -134,6 +134,46 @@ TEST_CASE("set_rate while threads acquire neither loses nor creates tokens", "[l
   CHECK(bucket.available() == 0);
 }
 
+TEST_CASE("re-applying the same rate while threads acquire changes nothing and retires no block",
+          "[limits][concurrent]") {
+  manual_clock clock;
+  constexpr std::uint64_t burst = 20'000;
+  tollgate::basic_token_bucket<manual_clock, multi_thread> bucket(token_rate(10, 13s), burst, clock);
+  std::atomic<std::uint64_t> admitted{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> reapplied{0};
+  std::barrier sync(kThreads + 1);
+  std::thread writer([&] {
+    sync.arrive_and_wait();
+    while (!stop.load()) {
+      bucket.set_rate(token_rate(20, 26s));  // the same rate
+      bucket.set_burst(burst);
+      ++reapplied;
+    }
+  });
+  // As above: every 500 attempts an acquirer waits for another re-apply, so
+  // they provably overlap while tokens remain (4 x 6000 > 20 000).
+  run_threads(kThreads, [&](int) {
+    sync.arrive_and_wait();
+    std::uint64_t mine = 0;
+    int last = reapplied.load();
+    for (int i = 0; i < 6000; ++i) {
+      if (i % 500 == 499) {
+        while (reapplied.load() == last) std::this_thread::yield();
+        last = reapplied.load();
+      }
+      mine += bucket.try_acquire().allowed ? 1 : 0;
+    }
+    admitted += mine;
+  });
+  stop = true;
+  writer.join();
+  CHECK(reapplied.load() >= 12);
+  CHECK(admitted.load() == burst);
+  CHECK(bucket.available() == 0);
+  CHECK(bucket.heap_bytes() == 0);
+}
+
 TEST_CASE("threads on one pool: never more than the limit running, no task lost or started twice",
           "[limits][concurrent]") {
   constexpr std::size_t limit = 3;
