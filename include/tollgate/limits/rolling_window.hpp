@@ -192,9 +192,9 @@ class basic_rolling_window {
    * of `t` holds less or has already left the window. A start admitted
    * while the clock was behind the latest time seen was counted in that
    * later bucket, so undo(t) finds nothing and the start stays counted
-   * until it expires (the refusing side: searching later buckets could take
-   * back a different, later start and let one too many in). Thread-safe
-   * when S is multi_thread.
+   * until it expires (the refusing side; searching other buckets would turn
+   * a repeated undo into taking back another start that still counts).
+   * Thread-safe when S is multi_thread.
    */
   A undo(time_point t, const A& amount) { return undo(t, amount, clock_.now()); }
   /// undo() with the current time given (buckets that left the window by
