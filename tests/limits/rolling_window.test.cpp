@@ -148,6 +148,37 @@ TEMPLATE_TEST_CASE("rolling window undo takes back a start", "[limits][rolling_w
   CHECK(w.used() == 0);
 }
 
+TEMPLATE_TEST_CASE("rolling window record and undo at the window's edges", "[limits][rolling_window]",
+                   single_thread, multi_thread) {
+  // t0 is 30 s into its minute: the oldest bucket still counted at t0 starts
+  // at t0 - 24 h - 30 s; the one before it has left.
+  manual_clock clock(t0);
+  window<TestType> w(10, day, clock);
+  CHECK(w.used() == 0);  // the window now knows the time
+  w.record(t0 - day - 30s, 1);        // first instant of the oldest bucket: counted
+  w.record(t0 - day - 30s - 1ns, 1);  // last instant of the bucket before: ignored
+  w.record(t0 + 10min, 2);            // ahead of the clock (replayed out of order): counted
+  w.record(t0 - 1h, 1);               // and back again
+  CHECK(w.used() == 4);
+  SECTION("undo finds the bucket of t, in any order") {
+    CHECK(w.undo(t0 - 1h + 10s, 1) == 1);  // same minute bucket
+    CHECK(w.undo(t0 + 10min, 5) == 2);      // a future bucket, only what it holds
+    CHECK(w.undo(t0 - day - 30s - 1ns, 1) == 0);  // was never counted
+    CHECK(w.used() == 1);
+  }
+  SECTION("a bucket leaves at its end, undo gives nothing back from then on") {
+    const auto leaves = t0 + 30s;  // (oldest bucket + 1440 + 1) minutes
+    CHECK(w.undo(t0 - day - 30s, 0, leaves - 1ns) == 0);
+    CHECK(w.used(leaves - 1ns) == 4);
+    CHECK(w.undo(t0 - day - 30s, 1, leaves) == 0);
+    CHECK(w.used() == 3);
+  }
+  SECTION("the oldest bucket can still be taken back the instant before it leaves") {
+    CHECK(w.undo(t0 - day - 30s, 1, t0 + 30s - 1ns) == 1);
+    CHECK(w.used() == 3);
+  }
+}
+
 TEST_CASE("rolling window counts credits exactly", "[limits][rolling_window]") {
   using tollgate::credits;
   manual_clock clock(t0);
