@@ -200,14 +200,21 @@ void run_model(std::unique_ptr<L>& l, manual_clock& clock, std::uint64_t seed, l
       std::vector<model::op> batch;
       const int n = g.pick(1, 5);
       for (int i = 0; i < n; ++i) {
-        model::op o = g.next(now, m.holds());
+        // Now and then a retry of an operation earlier in the same batch:
+        // inside its chain or beside it, and in chains that then fail.
+        model::op o = !batch.empty() && g.chance(20) ? batch[g.pick(0, static_cast<int>(batch.size()) - 1)]
+                                                     : g.next(now, m.holds());
         o.linked = g.chance(45);
         batch.push_back(o);
       }
       std::vector<typename L::operation> ops;
       for (const auto& o : batch) ops.push_back(to_operation<L>(o));
       const auto want = m.apply_batch(batch, now);
-      const auto got = l->apply(ops);
+      std::vector<tollgate::result<typename L::receipt>> got;
+      {
+        test_support::watchdog w("apply() in the model test", 60);
+        got = l->apply(ops);
+      }
       REQUIRE(got.size() == want.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
         INFO("batch op " << i << ": " << describe(batch[i]));
