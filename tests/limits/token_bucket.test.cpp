@@ -53,9 +53,10 @@ TEST_CASE("token_rate and bucket refuse impossible configuration", "[limits][tok
   CHECK_THROWS_AS(token_rate(1, 0s), limit_config_error);
   CHECK_THROWS_AS(token_rate(1, -1s), limit_config_error);
   CHECK_THROWS_AS(bucket<single_thread>(token_rate(1, 1s), 0, clock), limit_config_error);
-  // burst * q must stay below 2^63: at one token a second q = 10^9.
-  CHECK_NOTHROW(bucket<single_thread>(token_rate(1, 1s), 9'000'000'000, clock));
-  CHECK_THROWS_AS(bucket<single_thread>(token_rate(1, 1s), 10'000'000'000, clock), limit_config_error);
+  // burst * q must stay below 2^62: at one token a second q = 10^9.
+  CHECK_NOTHROW(bucket<single_thread>(token_rate(1, 1s), 4'611'686'018, clock));
+  CHECK_THROWS_AS(bucket<single_thread>(token_rate(1, 1s), 4'611'686'019, clock), limit_config_error);
+  CHECK_THROWS_AS(bucket<multi_thread>(token_rate(1, 1s), 4'611'686'019, clock), limit_config_error);
   try {
     bucket<single_thread> b(token_rate(1, 1s), 0, clock);
     FAIL("no throw");
@@ -494,19 +495,74 @@ TEMPLATE_TEST_CASE("a bucket is evictable only when full for the idle time", "[l
   CHECK(b.evictable(clock.now(), 1min));
 }
 
-TEST_CASE("a bucket idle past the documented limit reads as less than full, never more",
-          "[limits][token_bucket]") {
-  // p = 277 ticks per ns: the tick difference wraps after 2^64 / 277 ns (~771
-  // days). Between 0.75 and 1 times that (578 to 771 days) the level reads as
-  // a debt.
-  for (int days : {1, 100, 400, 580, 600, 700, 770, 800, 1000, 2000}) {
-    manual_clock c2;
-    bucket<single_thread> x(token_rate(277, std::chrono::seconds(1'000'000)), 3, c2);
-    REQUIRE(x.try_acquire(3).allowed);
-    c2.advance(std::chrono::hours(24) * days);
-    INFO("idle days " << days);
-    CHECK(x.available() <= 3);
-    if (days <= 575 || (days >= 800 && days <= 1000)) CHECK(x.available() == 3);
+TEMPLATE_TEST_CASE("a bucket idle for any length of time reads as full", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  // The 64-bit tick difference wraps after 2^64 / p ns, where p is the reduced
+  // numerator of tokens per ns: 771 days at 0.000277/s (p = 277), 5 hours at
+  // 1 000 003 per second, 149 s at 123 456 789 per second. Without the
+  // bucket's record of when its word was written, idle periods between 0.75
+  // and 1 times that read as a debt (refusing for up to a quarter of it) and
+  // then, periodically, as partly full.
+  struct rate_case {
+    token_rate rate;
+    std::uint64_t burst;
+    std::chrono::nanoseconds wrap;  // 2^64 / p ns
+  };
+  const rate_case cases[] = {
+      {token_rate(277, std::chrono::seconds(1'000'000)), 3, std::chrono::hours(24) * 771},
+      {token_rate(1'000'003, 1s), 1'000'003, std::chrono::nanoseconds(18'446'688'733'643)},
+      {token_rate(123'456'789, 1s), 123'456'789, std::chrono::nanoseconds(149'418'628'356)},
+      {token_rate(1'000'003, 7s), 10, std::chrono::nanoseconds(18'446'688'733'643)},
+  };
+  for (const auto& rc : cases) {
+    for (const double f : {0.01, 0.5, 0.74, 0.76, 0.9, 0.999, 1.0, 1.001, 1.5, 1.76, 2.9, 10.0, 1000.0}) {
+      manual_clock clock;
+      bucket<TestType> b(rc.rate, rc.burst, clock);
+      REQUIRE(b.try_acquire(rc.burst).allowed);
+      // The idle time, as a fraction of the wrap period (f < 0.5 on the
+      // smallest rates is less than a refill: skip those).
+      const auto idle = std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(rc.wrap.count()) * f));
+      clock.advance(idle);
+      const auto want = std::min<std::uint64_t>(
+          rc.burst, static_cast<std::uint64_t>((static_cast<tollgate::limits::detail::u128>(idle.count()) *
+                                                rc.rate.numerator()) /
+                                               rc.rate.denominator()));
+      INFO("rate " << rc.rate.numerator() << "/" << rc.rate.denominator() << " per ns, idle " << f
+                   << " x the wrap period");
+      CHECK(b.available() == want);
+      CHECK(b.evictable(clock.now(), 0ns) == (want == rc.burst));
+      const auto d = b.try_acquire(rc.burst);
+      CHECK(d.allowed == (want == rc.burst));
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("a long idle period after a debt, a refund or a rate change still reads as full",
+                   "[limits][token_bucket]", single_thread, multi_thread) {
+  manual_clock clock;
+  bucket<TestType> b(token_rate(123'456'789, 1s), 1000, clock);
+  SECTION("after borrowing") {
+    REQUIRE(b.try_acquire(1000).allowed);
+    REQUIRE(b.reserve(500, 1h).allowed);
+    CHECK(b.available() == 0);
+  }
+  SECTION("after a refund") {
+    REQUIRE(b.try_acquire(1000).allowed);
+    CHECK(b.refund(10) == 10);
+  }
+  SECTION("after a rate change") {
+    REQUIRE(b.try_acquire(1000).allowed);
+    b.set_rate(token_rate(987'654'321, 1s));
+    CHECK(b.available() == 0);
+  }
+  for (const auto idle : {std::chrono::nanoseconds(112s), std::chrono::nanoseconds(140s), std::chrono::nanoseconds(1h),
+                          std::chrono::nanoseconds(std::chrono::hours(24) * 400)}) {
+    clock.advance(idle);
+    INFO("idle for " << idle.count() << " ns more");
+    CHECK(b.available() == 1000);
+    CHECK(b.evictable(clock.now(), 1s));
+    REQUIRE(b.try_acquire(1000).allowed);
+    CHECK(b.available() == 0);
   }
 }
 

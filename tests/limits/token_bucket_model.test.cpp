@@ -185,7 +185,7 @@ void run_model(std::uint64_t seed, int steps_per_case) {
         const token_rate nr = pick(0, 1) == 0 ? cases[pick(0, cases.size() - 1)].rate
                                               : token_rate(pick(1, 1000), std::chrono::milliseconds(pick(1, 100'000)));
         const bool fits = static_cast<tollgate::limits::detail::u128>(burst) * nr.denominator() <
-                          (static_cast<tollgate::limits::detail::u128>(1) << 63);
+                          (static_cast<tollgate::limits::detail::u128>(1) << 62);
         if (fits) {
           b.set_rate(nr);
           m.set_rate(t, nr);
@@ -196,7 +196,7 @@ void run_model(std::uint64_t seed, int steps_per_case) {
       } else if (op < 65) {
         const std::uint64_t nb = pick(1, rc.max_burst);
         const bool fits = static_cast<tollgate::limits::detail::u128>(nb) * current.denominator() <
-                          (static_cast<tollgate::limits::detail::u128>(1) << 63);
+                          (static_cast<tollgate::limits::detail::u128>(1) << 62);
         if (fits) {
           b.set_burst(nb);
           m.set_burst(t, nb);

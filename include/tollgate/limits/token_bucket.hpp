@@ -89,13 +89,22 @@ class token_rate {
 namespace limits::detail {
 
 // Invariant of every state word when written: the level T - z lies in
-// [-max_debt_ticks, full] (full = burst * q < 2^63). A difference below
-// wrap_floor can then only mean that the 64-bit tick difference wrapped while
-// the bucket sat idle for more than 2^63 ticks, and reads as full. The gap
-// between the two (2^61 ticks) is how far a clock may step backwards while the
-// bucket is at its maximum debt before a reading goes wrong.
+// [-max_debt_ticks, full] (full = burst * q < 2^62). The 64-bit tick
+// difference T - z is exact only for idle periods shorter than about 2^63
+// ticks, which is 2^63 / p ns: centuries at p = 1, but minutes when p is a
+// large reduced numerator (123 456 789 per second). So every reading first
+// asks surely_full(), from a bound on when the word was written, whether the
+// bucket has certainly refilled; only when it has not (then the idle period is
+// below 1.5 * 2^63 ticks) is the difference read. A difference below
+// wrap_floor then means more than 2^63 ticks of idle time, and reads as full.
+// The gap between wrap_floor and -max_debt_ticks (2^61 ticks) is how far a
+// clock may step backwards while the bucket is at its maximum debt before a
+// reading goes wrong.
 inline constexpr std::int64_t max_debt_ticks = std::int64_t{1} << 61;
 inline constexpr std::int64_t wrap_floor = -(std::int64_t{1} << 62);
+// full = burst * q stays below 2^62, so that a bucket found not surely full
+// (see surely_full) is never so long idle that its tick difference wrapped.
+inline constexpr u128 max_full = u128{1} << 62;
 // Marks the state word of a retired parameter block (multi_thread set_rate and
 // set_burst). No live state word ever takes this value (see word_for).
 inline constexpr std::uint64_t retired_word = std::uint64_t{1} << 63;
@@ -113,10 +122,10 @@ struct bucket_params {
 [[nodiscard]] inline bucket_params make_bucket_params(const token_rate& r, std::uint64_t burst) {
   if (burst == 0) throw limit_config_error("token_bucket", "burst", "must be at least 1");
   const u128 full = static_cast<u128>(burst) * r.denominator();
-  if (full > static_cast<u128>(std::numeric_limits<std::int64_t>::max()))
+  if (full >= max_full)
     throw limit_config_error(
         "token_bucket", "burst",
-        "burst * (nanoseconds per token, as a reduced fraction's denominator) must be below 2^63; "
+        "burst * (nanoseconds per token, as a reduced fraction's denominator) must be below 2^62; "
         "got burst " + std::to_string(burst) + " with denominator " +
             std::to_string(r.denominator()) + " (see docs/limits.md, hard limits)");
   return {r.numerator(), r.denominator(), burst, static_cast<std::uint64_t>(full)};
@@ -127,9 +136,27 @@ struct bucket_params {
   return static_cast<std::uint64_t>(now_ns) * b.p;
 }
 
-/// The level in ticks at tick time T: at most full, negative while borrowed.
-[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::uint64_t T,
-                                              std::uint64_t z) noexcept {
+/**
+ * True when the bucket is certainly full at now_ns, however long it sat idle:
+ * its word was written no later than `written_by` (ns), when its level was at
+ * least -max_debt_ticks, and at least full + max_debt_ticks ticks have
+ * accrued since, plus `extra_ns` more. This is what keeps a long idle period
+ * from reading as a wrapped (smaller) 64-bit tick difference: once it says
+ * no, the time since the write is short enough for the difference to be
+ * exact (full < 2^62, see the storage classes for the bound on written_by).
+ */
+[[nodiscard]] constexpr bool surely_full(const bucket_params& b, std::int64_t now_ns, std::int64_t written_by,
+                                         std::int64_t extra_ns = 0) noexcept {
+  const i128 idle = static_cast<i128>(now_ns) - written_by - (extra_ns > 0 ? extra_ns : 0);
+  return idle > 0 &&
+         static_cast<u128>(idle) * b.p >= static_cast<u128>(b.full) + static_cast<u128>(max_debt_ticks);
+}
+
+/// The level in ticks at now_ns (tick time T) of the word z written no later
+/// than written_by: at most full, negative while borrowed.
+[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::int64_t now_ns, std::uint64_t T,
+                                              std::uint64_t z, std::int64_t written_by) noexcept {
+  if (surely_full(b, now_ns, written_by)) return static_cast<std::int64_t>(b.full);
   const auto u = static_cast<std::int64_t>(T - z);
   if (u < wrap_floor || u > static_cast<std::int64_t>(b.full)) return static_cast<std::int64_t>(b.full);
   return u;
@@ -165,11 +192,12 @@ struct acquire_outcome {
 };
 
 [[nodiscard]] inline step<acquire_outcome> acquire_step(const bucket_params& b, std::int64_t now_ns,
-                                                        std::uint64_t z, std::uint64_t n) noexcept {
+                                                        std::uint64_t z, std::int64_t written_by,
+                                                        std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, T, z);
+  const std::int64_t level = level_at(b, now_ns, T, z, written_by);
   if (n > b.burst) return {false, z, {limit_reason::exceeds_burst, level, 0}};
-  const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^63
+  const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^62
   if (level >= need || n == 0) {  // nothing asked: allowed even in debt, writes nothing
     const std::int64_t after = level - need;
     return {n != 0, word_for(T, after), {limit_reason::none, after, need}};
@@ -192,10 +220,11 @@ struct acquire_outcome {
 }
 
 [[nodiscard]] inline step<limit_decision> reserve_step(const bucket_params& b, std::int64_t now_ns,
-                                                       std::uint64_t z, std::uint64_t n,
+                                                       std::uint64_t z, std::int64_t written_by,
+                                                       std::uint64_t n,
                                                        std::chrono::nanoseconds max_wait) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, T, z);
+  const std::int64_t level = level_at(b, now_ns, T, z, written_by);
   if (n > b.burst)
     return {false, z, {false, whole_tokens(b, level), std::chrono::nanoseconds::max(),
                        limit_reason::exceeds_burst}};
@@ -216,9 +245,10 @@ struct acquire_outcome {
 }
 
 [[nodiscard]] inline step<std::int64_t> refund_step(const bucket_params& b, std::int64_t now_ns,
-                                                     std::uint64_t z, std::uint64_t n) noexcept {
+                                                     std::uint64_t z, std::int64_t written_by,
+                                                     std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, T, z);
+  const std::int64_t level = level_at(b, now_ns, T, z, written_by);
   i128 after = static_cast<i128>(level) + static_cast<i128>(n) * b.q;
   if (after > static_cast<i128>(b.full)) after = b.full;  // a refund never lifts the bucket above full
   const auto after64 = static_cast<std::int64_t>(after);
@@ -227,7 +257,9 @@ struct acquire_outcome {
 
 /// True when the bucket is full at now_ns and has been for at least min_idle_ns.
 [[nodiscard]] constexpr bool full_for(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
-                                      std::int64_t min_idle_ns) noexcept {
+                                      std::int64_t written_by, std::int64_t min_idle_ns) noexcept {
+  // Full for min_idle: full already min_idle ago.
+  if (surely_full(b, now_ns, written_by, min_idle_ns)) return true;
   const auto u = static_cast<std::int64_t>(ticks_at(b, now_ns) - z);
   if (u < wrap_floor) return true;  // wrapped: idle for more than 2^63 ticks
   if (u < static_cast<std::int64_t>(b.full)) return false;
@@ -239,8 +271,9 @@ struct acquire_outcome {
 /// parameters: the level is converted to the new tick unit rounding down
 /// (never more permissive) and clamped to the new burst and the debt limit.
 [[nodiscard]] inline std::uint64_t convert_word(const bucket_params& old, std::uint64_t z,
-                                                const bucket_params& nw, std::int64_t now_ns) noexcept {
-  const std::int64_t level = level_at(old, ticks_at(old, now_ns), z);
+                                                std::int64_t written_by, const bucket_params& nw,
+                                                std::int64_t now_ns) noexcept {
+  const std::int64_t level = level_at(old, now_ns, ticks_at(old, now_ns), z, written_by);
   i128 nl = level;
   if (nw.q != old.q) nl = floor_div(static_cast<i128>(level) * nw.q, static_cast<i128>(old.q));
   if (nl > static_cast<i128>(nw.full)) nl = nw.full;
@@ -251,37 +284,46 @@ struct acquire_outcome {
 template <bool ThreadSafe>
 class bucket_storage;
 
-// single_thread: the parameters and the word, plain.
+// single_thread: the parameters and the word, plain, and the exact time the
+// word was last written (what surely_full needs to tell a long idle period
+// from a wrapped tick difference).
 template <>
 class bucket_storage<false> {
  public:
-  bucket_storage(const bucket_params& p, std::uint64_t z) noexcept : prm_(p), z_(z) {}
+  bucket_storage(const bucket_params& p, std::uint64_t z, std::int64_t now_ns) noexcept
+      : prm_(p), z_(z), written_(now_ns) {}
 
-  // step(params, z) -> {write, new z, outcome}; the result is finish(params, outcome).
+  // step(params, z, written_by) -> {write, new z, outcome}; the result is
+  // finish(params, outcome). now_ns is the time the step decides at.
   template <class Step, class Finish>
-  auto update(Step&& s, Finish&& finish) {
-    auto r = s(prm_, z_);
-    if (r.write) z_ = r.z;
+  auto update(std::int64_t now_ns, Step&& s, Finish&& finish) {
+    auto r = s(prm_, z_, written_);
+    if (r.write) {
+      z_ = r.z;
+      written_ = now_ns;
+    }
     return finish(prm_, r.value);
   }
   template <class Read>
   auto read(Read&& f) const {
-    return f(prm_, z_);
+    return f(prm_, z_, written_);
   }
-  // f(params, z) -> {new params, new z}; may throw before anything changes.
-  // Unchanged parameters change nothing.
+  // f(params, z, written_by) -> {new params, new z at now_ns}; may throw
+  // before anything changes. Unchanged parameters change nothing.
   template <class Remake>
-  void reconfigure(Remake&& f) {
-    auto [np, nz] = f(prm_, z_);
+  void reconfigure(std::int64_t now_ns, Remake&& f) {
+    auto [np, nz] = f(prm_, z_, written_);
     if (np == prm_) return;
     prm_ = np;
     z_ = nz;
+    written_ = now_ns;
   }
   [[nodiscard]] static constexpr std::size_t heap_bytes() noexcept { return 0; }
 
  private:
   bucket_params prm_;
   std::uint64_t z_;
+  std::int64_t written_;
 };
 
 // multi_thread: the word lives in an immutable parameter block. Decisions CAS
@@ -292,18 +334,48 @@ class bucket_storage<false> {
 // blocks stay allocated until the bucket is destroyed, because a reader may
 // still be looking at one (one 64-byte block per reconfiguration that
 // changes the parameters; re-applying the same rate or burst keeps the block).
+//
+// Beside the word, on the same cache line, a coarse hint of when it was last
+// written, so that a long idle period is not read as a wrapped tick
+// difference (surely_full). A writer that is about to CAS the word first
+// raises the hint to its own time if the hint lags by more than `grain`
+// (2^60 ticks' worth of ns), so for every word a reader sees (it loads the
+// word with acquire, then the hint) the word was written no later than hint +
+// grain: an upper bound, the only direction that can never make a bucket read
+// fuller than it is. The hint moves once per grain, not on every decision.
 struct alignas(64) bucket_block {
   std::atomic<std::uint64_t> z{0};
+  std::atomic<std::int64_t> hint{0};  ///< ns; see above
   bucket_params prm;
+  std::int64_t grain = 0;  ///< ns
   bucket_block* retired_next = nullptr;
+
+  void set(const bucket_params& p, std::uint64_t word, std::int64_t now_ns) noexcept {
+    prm = p;
+    grain = static_cast<std::int64_t>((std::uint64_t{1} << 60) / p.p);
+    z.store(word, std::memory_order_relaxed);
+    hint.store(now_ns, std::memory_order_relaxed);
+  }
+  /// An upper bound on when the word loaded (with acquire) just before was written.
+  [[nodiscard]] std::int64_t written_by() const noexcept {
+    const std::int64_t h = hint.load(std::memory_order_relaxed);
+    return h > (std::numeric_limits<std::int64_t>::max)() - grain ? (std::numeric_limits<std::int64_t>::max)()
+                                                                   : h + grain;
+  }
+  /// Called before a CAS that writes a word at now_ns.
+  void note_write(std::int64_t now_ns) noexcept {
+    std::int64_t h = hint.load(std::memory_order_relaxed);
+    while (static_cast<i128>(now_ns) - h > grain &&
+           !hint.compare_exchange_weak(h, now_ns, std::memory_order_relaxed)) {
+    }
+  }
 };
 
 template <>
 class bucket_storage<true> {
  public:
-  bucket_storage(const bucket_params& p, std::uint64_t z) noexcept {
-    first_.prm = p;
-    first_.z.store(z, std::memory_order_relaxed);
+  bucket_storage(const bucket_params& p, std::uint64_t z, std::int64_t now_ns) noexcept {
+    first_.set(p, z, now_ns);
     cur_.store(&first_, std::memory_order_release);
   }
   bucket_storage(const bucket_storage&) = delete;
@@ -320,7 +392,7 @@ class bucket_storage<true> {
 
   // As for single_thread; finish() runs after the CAS, outside the retry loop.
   template <class Step, class Finish>
-  auto update(Step&& s, Finish&& finish) {
+  auto update(std::int64_t now_ns, Step&& s, Finish&& finish) {
     bucket_block* b = cur_.load(std::memory_order_acquire);
     std::uint64_t z = b->z.load(std::memory_order_acquire);
     for (;;) {
@@ -329,9 +401,11 @@ class bucket_storage<true> {
         z = b->z.load(std::memory_order_acquire);
         continue;
       }
-      auto r = s(b->prm, z);
+      auto r = s(b->prm, z, b->written_by());
       if (!r.write) return finish(b->prm, r.value);
-      // On failure z is reloaded and the step recomputed from the fresh word.
+      // The hint first (published by the release of the CAS below), then the
+      // word. On failure z is reloaded and the step recomputed from it.
+      b->note_write(now_ns);
       if (b->z.compare_exchange_weak(z, r.z, std::memory_order_acq_rel, std::memory_order_acquire))
         return finish(b->prm, r.value);
     }
@@ -345,23 +419,22 @@ class bucket_storage<true> {
       b = reload(b);
       z = b->z.load(std::memory_order_acquire);
     }
-    return f(b->prm, z);
+    return f(b->prm, z, b->written_by());
   }
 
   template <class Remake>
-  void reconfigure(Remake&& f) {
+  void reconfigure(std::int64_t now_ns, Remake&& f) {
     std::lock_guard<std::mutex> lock(writer_);  // one reconfiguration at a time
     bucket_block* b = cur_.load(std::memory_order_acquire);
     std::uint64_t z = b->z.load(std::memory_order_acquire);
     // Unchanged parameters (a host re-applying its configuration) keep the
     // block: nothing to retire, so nothing accumulates. The parameters do not
     // depend on z, and only this (locked) writer replaces b.
-    if (f(b->prm, z).first == b->prm) return;
+    if (f(b->prm, z, b->written_by()).first == b->prm) return;
     auto nb = std::make_unique<bucket_block>();
     for (;;) {
-      auto [np, nz] = f(b->prm, z);  // may throw: nothing has changed yet
-      nb->prm = np;
-      nb->z.store(nz, std::memory_order_relaxed);
+      auto [np, nz] = f(b->prm, z, b->written_by());  // may throw: nothing has changed yet
+      nb->set(np, nz, now_ns);
       if (b->z.compare_exchange_weak(z, retired_word, std::memory_order_acq_rel,
                                      std::memory_order_acquire))
         break;
@@ -415,13 +488,15 @@ class bucket_storage<true> {
  * any earlier time does). Every member has a form taking `now` explicitly
  * (for a caller that already read the clock, e.g. keyed<>); the other form
  * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
- * 2^63; borrowed debt <= 2^61 ticks; a bucket left untouched for more than
- * 0.75 * 2^64 / p nanoseconds (438 years at p = 1, 578 days at 0.000277/s,
- * but 3.8 hours at 1 000 003 per 7 s: p is the reduced numerator of tokens
- * per ns, large when the count has a big factor that does not divide the
- * duration in ns) may read as less than full, never as more; a clock stepping backwards by
- * more than 2^61 / p ns (73 years at p = 1) while the bucket is deep in debt
- * may read as full.
+ * 2^62; borrowed debt <= 2^61 ticks; a clock stepping backwards by more
+ * than 2^61 / p ns (73 years at p = 1) while the bucket is deep in debt may
+ * read as full. A bucket left idle for any length of time reads as full
+ * (it also keeps, beside its one state word, the time that word was
+ * written: exactly for single_thread, as a coarse hint for multi_thread).
+ * The one exception, multi_thread only: a caller that passes an explicit
+ * `now` more than 2^60 / p ns later than the bucket's other callers, and is
+ * then refused, can make a later long idle period read as less than full,
+ * never as more.
  */
 template <Clock C = std::chrono::steady_clock, Sync S = multi_thread>
 class basic_token_bucket {
@@ -451,7 +526,7 @@ class basic_token_bucket {
   [[nodiscard]] limit_decision try_acquire(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        [&](const params& b, std::uint64_t z) { return limits::detail::acquire_step(b, t, z, n); },
+        t, [&](const params& b, std::uint64_t z, std::int64_t w) { return limits::detail::acquire_step(b, t, z, w, n); },
         [](const params& b, const limits::detail::acquire_outcome& o) { return limits::detail::decide(b, o); });
   }
 
@@ -474,7 +549,10 @@ class basic_token_bucket {
                                        time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        [&](const params& b, std::uint64_t z) { return limits::detail::reserve_step(b, t, z, n, max_wait); },
+        t,
+        [&](const params& b, std::uint64_t z, std::int64_t w) {
+          return limits::detail::reserve_step(b, t, z, w, n, max_wait);
+        },
         [](const params&, const limit_decision& d) { return d; });
   }
 
@@ -494,7 +572,7 @@ class basic_token_bucket {
   std::uint64_t refund(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        [&](const params& b, std::uint64_t z) { return limits::detail::refund_step(b, t, z, n); },
+        t, [&](const params& b, std::uint64_t z, std::int64_t w) { return limits::detail::refund_step(b, t, z, w, n); },
         [](const params& b, std::int64_t level) { return limits::detail::whole_tokens(b, level); });
   }
 
@@ -504,8 +582,8 @@ class basic_token_bucket {
   /// available() at the given time.
   [[nodiscard]] std::uint64_t available(time_point now) const {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.read([&](const params& b, std::uint64_t z) {
-      return limits::detail::whole_tokens(b, limits::detail::level_at(b, limits::detail::ticks_at(b, t), z));
+    return state_.read([&](const params& b, std::uint64_t z, std::int64_t w) {
+      return limits::detail::whole_tokens(b, limits::detail::level_at(b, t, limits::detail::ticks_at(b, t), z, w));
     });
   }
 
@@ -521,9 +599,9 @@ class basic_token_bucket {
   /// set_rate() at the given time.
   void set_rate(token_rate rate, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    state_.reconfigure([&](const params& old, std::uint64_t z) {
+    state_.reconfigure(t, [&](const params& old, std::uint64_t z, std::int64_t w) {
       const params nw = limits::detail::make_bucket_params(rate, old.burst);
-      return std::pair{nw, limits::detail::convert_word(old, z, nw, t)};
+      return std::pair{nw, limits::detail::convert_word(old, z, w, nw, t)};
     });
   }
 
@@ -535,19 +613,19 @@ class basic_token_bucket {
   /// set_burst() at the given time.
   void set_burst(std::uint64_t burst, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    state_.reconfigure([&](const params& old, std::uint64_t z) {
+    state_.reconfigure(t, [&](const params& old, std::uint64_t z, std::int64_t w) {
       const params nw = limits::detail::make_bucket_params(rate_of(old), burst);
-      return std::pair{nw, limits::detail::convert_word(old, z, nw, t)};
+      return std::pair{nw, limits::detail::convert_word(old, z, w, nw, t)};
     });
   }
 
   /// The current rate. Thread-safe when S is multi_thread.
   [[nodiscard]] token_rate rate() const {
-    return state_.read([](const params& b, std::uint64_t) { return rate_of(b); });
+    return state_.read([](const params& b, std::uint64_t, std::int64_t) { return rate_of(b); });
   }
   /// The current burst. Thread-safe when S is multi_thread.
   [[nodiscard]] std::uint64_t burst() const {
-    return state_.read([](const params& b, std::uint64_t) { return b.burst; });
+    return state_.read([](const params& b, std::uint64_t, std::int64_t) { return b.burst; });
   }
 
   /**
@@ -557,8 +635,8 @@ class basic_token_bucket {
    */
   [[nodiscard]] bool evictable(time_point now, std::chrono::nanoseconds min_idle) const {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.read([&](const params& b, std::uint64_t z) {
-      return limits::detail::full_for(b, t, z, min_idle.count());
+    return state_.read([&](const params& b, std::uint64_t z, std::int64_t w) {
+      return limits::detail::full_for(b, t, z, w, min_idle.count());
     });
   }
 
@@ -579,12 +657,10 @@ class basic_token_bucket {
     return token_rate(static_cast<std::int64_t>(b.p),
                       std::chrono::nanoseconds(static_cast<std::int64_t>(b.q)));
   }
-  basic_token_bucket(const params& b, C clock)
-      : clock_(std::move(clock)), state_(b, initial_word(b, clock_.now())) {}
-  static std::uint64_t initial_word(const params& b, time_point now) noexcept {
-    const std::int64_t t = limits::detail::to_ns(now);
-    return limits::detail::word_for(limits::detail::ticks_at(b, t), static_cast<std::int64_t>(b.full));
-  }
+  basic_token_bucket(const params& b, C clock) : basic_token_bucket(b, clock, limits::detail::to_ns(clock.now())) {}
+  basic_token_bucket(const params& b, C clock, std::int64_t t)
+      : clock_(std::move(clock)),
+        state_(b, limits::detail::word_for(limits::detail::ticks_at(b, t), static_cast<std::int64_t>(b.full)), t) {}
 
   [[no_unique_address]] C clock_;
   limits::detail::bucket_storage<S::is_thread_safe> state_;
