@@ -59,6 +59,31 @@ TEST_CASE("threads on one bucket with a frozen clock get exactly the burst", "[l
   }
 }
 
+TEST_CASE("threads on a bucket idle past its tick wrap-around get exactly the burst again",
+          "[limits][concurrent]") {
+  // p = 123 456 789 ticks per ns: the 64-bit tick difference wraps every
+  // 149 s, so each idle period below is read through the written-time hint
+  // that writers raise before their CAS.
+  manual_clock clock;
+  constexpr std::uint64_t burst = 1000;
+  tollgate::basic_token_bucket<manual_clock, multi_thread> bucket(token_rate(123'456'789, 1s), burst, clock);
+  std::barrier sync(kThreads);
+  for (const auto idle : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(112s), std::chrono::nanoseconds(200s),
+                          std::chrono::nanoseconds(1h), std::chrono::nanoseconds(std::chrono::hours(24) * 400)}) {
+    clock.advance(idle);
+    std::atomic<std::uint64_t> admitted{0};
+    run_threads(kThreads, [&](int) {
+      sync.arrive_and_wait();
+      std::uint64_t mine = 0;
+      for (int i = 0; i < 600; ++i) mine += bucket.try_acquire().allowed ? 1 : 0;
+      admitted += mine;
+    });
+    INFO("after " << idle.count() << " ns idle");
+    CHECK(admitted.load() == burst);
+    CHECK(bucket.available() == 0);
+  }
+}
+
 TEST_CASE("acquire, reserve and refund under contention conserve tokens exactly", "[limits][concurrent]") {
   manual_clock clock;
   constexpr std::uint64_t burst = 3000;
