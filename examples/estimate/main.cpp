@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tollgate/json/catalog.hpp>
+#include <tollgate/json/strict.hpp>
 #include <tollgate/tollgate.hpp>
 
 #include "../common/cli_support.hpp"
@@ -143,54 +144,14 @@ std::int64_t plan_integer(const ojson& v, const std::string& file, const std::st
   plan_error(file, path, "expected a whole number");
 }
 
-// Parses `text`, refusing a key repeated within one object: the parser alone
-// keeps the last one, so {"count": 2, "count": 3} would silently price 3.
-ojson parse_plan_json(const std::string& file, const std::string& text) {
-  struct frame {
-    bool array = false;
-    std::size_t index = 0;
-    std::string key{};
-    std::vector<std::string> keys{};
-  };
-  std::vector<frame> frames;
-  auto path = [&] {
-    std::string p;
-    for (const frame& f : frames)
-      p += f.array ? fmt::format("[{}]", f.index) : (p.empty() ? f.key : "." + f.key);
-    return p;
-  };
-  auto child_done = [&] {
-    if (!frames.empty() && frames.back().array) ++frames.back().index;
-  };
-  ojson::parser_callback_t cb = [&](int, ojson::parse_event_t event, ojson& parsed) {
-    switch (event) {
-      case ojson::parse_event_t::object_start: frames.push_back(frame{}); break;
-      case ojson::parse_event_t::array_start: frames.push_back(frame{.array = true}); break;
-      case ojson::parse_event_t::key: {
-        frame& f = frames.back();
-        f.key = parsed.get<std::string>();
-        if (std::find(f.keys.begin(), f.keys.end(), f.key) != f.keys.end())
-          plan_error(file, path(), "repeated key");
-        f.keys.push_back(f.key);
-        break;
-      }
-      case ojson::parse_event_t::object_end:
-      case ojson::parse_event_t::array_end:
-        frames.pop_back();
-        child_done();
-        break;
-      case ojson::parse_event_t::value: child_done(); break;
-    }
-    return true;
-  };
-  return ojson::parse(text, cb);
-}
-
 std::vector<plan_entry> parse_plan(const std::string& file) {
   const std::string text = read_file(file, "plan file");
   ojson doc;
   try {
-    doc = parse_plan_json(file, text);
+    // A repeated key is refused: the parser alone keeps the last one, so
+    // {"count": 2, "count": 3} would silently price 3.
+    doc = tollgate::json::parse_strict(
+        text, [&](const std::string& path) { plan_error(file, path, "repeated key"); });
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     if (const auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);

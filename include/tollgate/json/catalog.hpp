@@ -15,7 +15,6 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -30,6 +29,7 @@
 #include "../pricing/catalog.hpp"
 #include "../pricing/rates.hpp"
 #include "../pricing/usage.hpp"
+#include "strict.hpp"
 
 namespace tollgate::json {
 
@@ -339,49 +339,6 @@ inline any_rate rate_at(const ojson& v, const std::string& path, int depth) {
   return m;
 }
 
-// Parses with a callback that refuses a key repeated within one object (the
-// parser itself would silently keep the last one) and names its path.
-[[nodiscard]] inline ojson parse_strict(std::string_view text) {
-  struct frame {
-    bool array = false;
-    std::size_t index = 0;
-    std::string key{};
-    std::set<std::string> keys{};
-  };
-  std::vector<frame> frames;
-  auto path_of = [&](std::size_t upto) {
-    std::string p;
-    for (std::size_t i = 0; i < upto; ++i)
-      p += frames[i].array ? fmt::format("[{}]", frames[i].index)
-                           : (p.empty() ? frames[i].key : "." + frames[i].key);
-    return p;
-  };
-  auto child_done = [&] {
-    if (!frames.empty() && frames.back().array) ++frames.back().index;
-  };
-  ojson::parser_callback_t cb = [&](int, ojson::parse_event_t event, ojson& parsed) {
-    switch (event) {
-      case ojson::parse_event_t::object_start: frames.push_back(frame{}); break;
-      case ojson::parse_event_t::array_start: frames.push_back(frame{.array = true}); break;
-      case ojson::parse_event_t::key: {
-        frame& f = frames.back();
-        const std::string k = parsed.get<std::string>();
-        f.key = k;
-        if (!f.keys.insert(k).second) fail(path_of(frames.size()), "repeated key");
-        break;
-      }
-      case ojson::parse_event_t::object_end:
-      case ojson::parse_event_t::array_end:
-        frames.pop_back();
-        child_done();
-        break;
-      case ojson::parse_event_t::value: child_done(); break;
-    }
-    return true;
-  };
-  return ojson::parse(text.begin(), text.end(), cb);
-}
-
 struct catalog_parts {
   std::vector<model_spec> models;
   credit_price price;
@@ -391,7 +348,7 @@ struct catalog_parts {
 [[nodiscard]] inline catalog_parts parts_of(std::string_view text) {
   ojson doc;
   try {
-    doc = parse_strict(text);
+    doc = json::parse_strict(text, [](const std::string& path) { fail(path, "repeated key"); });
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
     std::string what = e.what();
