@@ -36,23 +36,6 @@ keyed_options opts(std::chrono::nanoseconds ttl, std::size_t cap) {
   return o;
 }
 
-// A clock that, like a real one, has moved on a little every time it is read
-// again (1 us per read); copies share one time. manual_clock reads the same
-// instant twice, which hides bugs that depend on the order of clock reads.
-class ticking_clock {
- public:
-  using rep = std::int64_t;
-  using period = std::nano;
-  using duration = std::chrono::nanoseconds;
-  using time_point = std::chrono::time_point<ticking_clock, duration>;
-  static constexpr bool is_steady = true;
-
-  [[nodiscard]] time_point now() const noexcept { return time_point(duration(t_->fetch_add(1000) + 1000)); }
-  void advance(duration d) const noexcept { t_->fetch_add(d.count()); }
-
- private:
-  std::shared_ptr<std::atomic<rep>> t_ = std::make_shared<std::atomic<rep>>(0);
-};
 }  // namespace
 
 TEST_CASE("keyed creates one limiter per key on first use", "[limits][keyed]") {
@@ -92,8 +75,11 @@ TEST_CASE("keyed: a new or evicted key's first request finds a full bucket on a 
   // makes a bucket that reads the clock again: full at that later instant.
   // Used at the registry's earlier reading, a burst-1 bucket was a tick short
   // of its one token, so every new key's first request was refused.
-  using tbucket = tollgate::basic_token_bucket<ticking_clock, single_thread>;
-  ticking_clock clock;
+  // Like a real clock, this one has moved on (1 us) every time it is read:
+  // a manual_clock that reads one instant twice hides this kind of bug.
+  using tbucket = tollgate::basic_token_bucket<manual_clock, single_thread>;
+  manual_clock clock;
+  clock.set_tick(1us);
   keyed<tbucket, std::uint64_t> reg([&](const std::uint64_t&) { return tbucket(token_rate(1, 1s), 1, clock); },
                                     opts(1min, 1'000'000), clock);
   for (std::uint64_t k = 0; k < 100; ++k) {

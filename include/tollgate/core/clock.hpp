@@ -31,8 +31,11 @@ concept SteadyClock = Clock<C> && C::is_steady;
 /**
  * A clock moved by hand, for tests and simulation. Copies share one time, so
  * a test keeps a copy and advances it while the component under test reads
- * its own. Starts at the epoch unless given a start. Thread-safe: reads and
- * advances are atomic.
+ * its own. Starts at the epoch unless given a start. By default it reads the
+ * same instant until advanced; set_tick(d) makes every read move it on by d
+ * first, as a real clock has moved on by the time it is read again (that
+ * shows bugs that depend on the order of two clock reads). Thread-safe: reads
+ * and advances are atomic.
  */
 class manual_clock {
  public:
@@ -42,26 +45,36 @@ class manual_clock {
   using time_point = std::chrono::time_point<manual_clock, duration>;
   static constexpr bool is_steady = true;  // it only moves when told to
 
-  manual_clock() : now_(std::make_shared<std::atomic<rep>>(0)) {}
-  explicit manual_clock(time_point start)
-      : now_(std::make_shared<std::atomic<rep>>(start.time_since_epoch().count())) {}
+  manual_clock() : state_(std::make_shared<state>()) {}
+  explicit manual_clock(time_point start) : state_(std::make_shared<state>()) {
+    state_->now.store(start.time_since_epoch().count(), std::memory_order_relaxed);
+  }
 
   [[nodiscard]] time_point now() const noexcept {
-    return time_point(duration(now_->load(std::memory_order_acquire)));
+    const rep tick = state_->tick.load(std::memory_order_relaxed);
+    if (tick == 0) return time_point(duration(state_->now.load(std::memory_order_acquire)));
+    return time_point(duration(state_->now.fetch_add(tick, std::memory_order_acq_rel) + tick));
   }
   /// Moves time forward (or, to test robustness, backward) by `d`.
   template <class Rep, class Period>
   void advance(std::chrono::duration<Rep, Period> d) noexcept {
-    now_->fetch_add(std::chrono::duration_cast<duration>(d).count(),
-                    std::memory_order_acq_rel);
+    state_->now.fetch_add(std::chrono::duration_cast<duration>(d).count(), std::memory_order_acq_rel);
   }
   /// Sets the time.
-  void set(time_point t) noexcept {
-    now_->store(t.time_since_epoch().count(), std::memory_order_release);
+  void set(time_point t) noexcept { state_->now.store(t.time_since_epoch().count(), std::memory_order_release); }
+  /// Every later read first moves the time on by `d` (0, the default: reads
+  /// do not move it). Shared by all copies.
+  template <class Rep, class Period>
+  void set_tick(std::chrono::duration<Rep, Period> d) noexcept {
+    state_->tick.store(std::chrono::duration_cast<duration>(d).count(), std::memory_order_relaxed);
   }
 
  private:
-  std::shared_ptr<std::atomic<rep>> now_;
+  struct state {
+    std::atomic<rep> now{0};
+    std::atomic<rep> tick{0};
+  };
+  std::shared_ptr<state> state_;
 };
 
 static_assert(SteadyClock<manual_clock>);
