@@ -113,8 +113,15 @@ inline constexpr std::uint64_t retired_word = std::uint64_t{1} << 63;
 struct bucket_params {
   std::uint64_t p = 1;      ///< ticks per nanosecond (rate numerator)
   std::uint64_t q = 1;      ///< ticks per token (rate denominator)
-  std::uint64_t burst = 1;  ///< capacity in tokens
   std::uint64_t full = 1;   ///< burst * q: the level of a full bucket in ticks
+  // The burst itself is full / q: not stored, so that a single_thread bucket
+  // (what keyed<> keeps per key) stays at 40 bytes with its written time.
+
+  [[nodiscard]] constexpr std::uint64_t burst() const noexcept { return full / q; }
+  /// n > burst, without a division.
+  [[nodiscard]] constexpr bool exceeds_burst(std::uint64_t n) const noexcept {
+    return static_cast<u128>(n) * q > full;
+  }
 
   friend constexpr bool operator==(const bucket_params&, const bucket_params&) = default;
 };
@@ -128,7 +135,7 @@ struct bucket_params {
         "burst * (nanoseconds per token, as a reduced fraction's denominator) must be below 2^62; "
         "got burst " + std::to_string(burst) + " with denominator " +
             std::to_string(r.denominator()) + " (see docs/limits.md, hard limits)");
-  return {r.numerator(), r.denominator(), burst, static_cast<std::uint64_t>(full)};
+  return {r.numerator(), r.denominator(), static_cast<std::uint64_t>(full)};
 }
 
 /// The tick time of `now_ns`, modulo 2^64 (only differences are used).
@@ -152,11 +159,11 @@ struct bucket_params {
          static_cast<u128>(idle) * b.p >= static_cast<u128>(b.full) + static_cast<u128>(max_debt_ticks);
 }
 
-/// The level in ticks at now_ns (tick time T) of the word z written no later
-/// than written_by: at most full, negative while borrowed.
-[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::int64_t now_ns, std::uint64_t T,
-                                              std::uint64_t z, std::int64_t written_by) noexcept {
-  if (surely_full(b, now_ns, written_by)) return static_cast<std::int64_t>(b.full);
+/// The level in ticks at tick time T of the word z: at most full, negative
+/// while borrowed. `sure_full` is surely_full() at that time.
+[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::uint64_t T, std::uint64_t z,
+                                              bool sure_full) noexcept {
+  if (sure_full) return static_cast<std::int64_t>(b.full);
   const auto u = static_cast<std::int64_t>(T - z);
   if (u < wrap_floor || u > static_cast<std::int64_t>(b.full)) return static_cast<std::int64_t>(b.full);
   return u;
@@ -192,11 +199,11 @@ struct acquire_outcome {
 };
 
 [[nodiscard]] inline step<acquire_outcome> acquire_step(const bucket_params& b, std::int64_t now_ns,
-                                                        std::uint64_t z, std::int64_t written_by,
+                                                        std::uint64_t z, bool sure_full,
                                                         std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, now_ns, T, z, written_by);
-  if (n > b.burst) return {false, z, {limit_reason::exceeds_burst, level, 0}};
+  const std::int64_t level = level_at(b, T, z, sure_full);
+  if (b.exceeds_burst(n)) return {false, z, {limit_reason::exceeds_burst, level, 0}};
   const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^62
   if (level >= need || n == 0) {  // nothing asked: allowed even in debt, writes nothing
     const std::int64_t after = level - need;
@@ -220,12 +227,12 @@ struct acquire_outcome {
 }
 
 [[nodiscard]] inline step<limit_decision> reserve_step(const bucket_params& b, std::int64_t now_ns,
-                                                       std::uint64_t z, std::int64_t written_by,
+                                                       std::uint64_t z, bool sure_full,
                                                        std::uint64_t n,
                                                        std::chrono::nanoseconds max_wait) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, now_ns, T, z, written_by);
-  if (n > b.burst)
+  const std::int64_t level = level_at(b, T, z, sure_full);
+  if (b.exceeds_burst(n))
     return {false, z, {false, whole_tokens(b, level), std::chrono::nanoseconds::max(),
                        limit_reason::exceeds_burst}};
   const i128 after = static_cast<i128>(level) - static_cast<i128>(n * b.q);
@@ -245,10 +252,10 @@ struct acquire_outcome {
 }
 
 [[nodiscard]] inline step<std::int64_t> refund_step(const bucket_params& b, std::int64_t now_ns,
-                                                     std::uint64_t z, std::int64_t written_by,
+                                                     std::uint64_t z, bool sure_full,
                                                      std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, now_ns, T, z, written_by);
+  const std::int64_t level = level_at(b, T, z, sure_full);
   i128 after = static_cast<i128>(level) + static_cast<i128>(n) * b.q;
   if (after > static_cast<i128>(b.full)) after = b.full;  // a refund never lifts the bucket above full
   const auto after64 = static_cast<std::int64_t>(after);
@@ -273,7 +280,7 @@ struct acquire_outcome {
 [[nodiscard]] inline std::uint64_t convert_word(const bucket_params& old, std::uint64_t z,
                                                 std::int64_t written_by, const bucket_params& nw,
                                                 std::int64_t now_ns) noexcept {
-  const std::int64_t level = level_at(old, now_ns, ticks_at(old, now_ns), z, written_by);
+  const std::int64_t level = level_at(old, ticks_at(old, now_ns), z, surely_full(old, now_ns, written_by));
   i128 nl = level;
   if (nw.q != old.q) nl = floor_div(static_cast<i128>(level) * nw.q, static_cast<i128>(old.q));
   if (nl > static_cast<i128>(nw.full)) nl = nw.full;
@@ -293,11 +300,12 @@ class bucket_storage<false> {
   bucket_storage(const bucket_params& p, std::uint64_t z, std::int64_t now_ns) noexcept
       : prm_(p), z_(z), written_(now_ns) {}
 
-  // step(params, z, written_by) -> {write, new z, outcome}; the result is
-  // finish(params, outcome). now_ns is the time the step decides at.
+  // step(params, z, sure_full) -> {write, new z, outcome}, deciding at now_ns
+  // (sure_full: surely_full() then); the result is finish(params, outcome).
+  // read's f(params, z, written_by) gets the bound on the write time itself.
   template <class Step, class Finish>
   auto update(std::int64_t now_ns, Step&& s, Finish&& finish) {
-    auto r = s(prm_, z_, written_);
+    auto r = s(prm_, z_, surely_full(prm_, now_ns, written_));
     if (r.write) {
       z_ = r.z;
       written_ = now_ns;
@@ -347,14 +355,25 @@ struct alignas(64) bucket_block {
   std::atomic<std::uint64_t> z{0};
   std::atomic<std::int64_t> hint{0};  ///< ns; see above
   bucket_params prm;
-  std::int64_t grain = 0;  ///< ns
+  std::int64_t grain = 0;      ///< ns
+  std::int64_t full_after = 0;  ///< ns after the hint past which surely_full() holds (precomputed)
   bucket_block* retired_next = nullptr;
 
   void set(const bucket_params& p, std::uint64_t word, std::int64_t now_ns) noexcept {
     prm = p;
     grain = static_cast<std::int64_t>((std::uint64_t{1} << 60) / p.p);
+    // surely_full(now, hint + grain) <=> (now - hint - grain) * p >= full + 2^61
+    // <=> now - hint >= grain + ceil((full + 2^61) / p); below 2^62 + 2^60.
+    full_after = grain + static_cast<std::int64_t>(
+                             ceil_div(static_cast<u128>(p.full) + static_cast<u128>(max_debt_ticks), p.p));
     z.store(word, std::memory_order_relaxed);
     hint.store(now_ns, std::memory_order_relaxed);
+  }
+  /// now_ns - h >= d, without overflow.
+  [[nodiscard]] static constexpr bool at_least(std::int64_t now_ns, std::int64_t h, std::int64_t d) noexcept {
+    std::int64_t diff = 0;
+    if (__builtin_sub_overflow(now_ns, h, &diff)) return now_ns > h;
+    return diff >= d;
   }
   /// An upper bound on when the word loaded (with acquire) just before was written.
   [[nodiscard]] std::int64_t written_by() const noexcept {
@@ -362,11 +381,10 @@ struct alignas(64) bucket_block {
     return h > (std::numeric_limits<std::int64_t>::max)() - grain ? (std::numeric_limits<std::int64_t>::max)()
                                                                    : h + grain;
   }
-  /// Called before a CAS that writes a word at now_ns.
-  void note_write(std::int64_t now_ns) noexcept {
-    std::int64_t h = hint.load(std::memory_order_relaxed);
-    while (static_cast<i128>(now_ns) - h > grain &&
-           !hint.compare_exchange_weak(h, now_ns, std::memory_order_relaxed)) {
+  /// Called before a CAS that writes a word at now_ns; h is the hint loaded
+  /// after the word.
+  void note_write(std::int64_t now_ns, std::int64_t h) noexcept {
+    while (at_least(now_ns, h, grain + 1) && !hint.compare_exchange_weak(h, now_ns, std::memory_order_relaxed)) {
     }
   }
 };
@@ -401,11 +419,13 @@ class bucket_storage<true> {
         z = b->z.load(std::memory_order_acquire);
         continue;
       }
-      auto r = s(b->prm, z, b->written_by());
+      // The hint after the word (acquire): at least what its writer raised.
+      const std::int64_t h = b->hint.load(std::memory_order_relaxed);
+      auto r = s(b->prm, z, bucket_block::at_least(now_ns, h, b->full_after));
       if (!r.write) return finish(b->prm, r.value);
       // The hint first (published by the release of the CAS below), then the
       // word. On failure z is reloaded and the step recomputed from it.
-      b->note_write(now_ns);
+      b->note_write(now_ns, h);
       if (b->z.compare_exchange_weak(z, r.z, std::memory_order_acq_rel, std::memory_order_acquire))
         return finish(b->prm, r.value);
     }
@@ -526,7 +546,7 @@ class basic_token_bucket {
   [[nodiscard]] limit_decision try_acquire(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        t, [&](const params& b, std::uint64_t z, std::int64_t w) { return limits::detail::acquire_step(b, t, z, w, n); },
+        t, [&](const params& b, std::uint64_t z, bool sure) { return limits::detail::acquire_step(b, t, z, sure, n); },
         [](const params& b, const limits::detail::acquire_outcome& o) { return limits::detail::decide(b, o); });
   }
 
@@ -550,8 +570,8 @@ class basic_token_bucket {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
         t,
-        [&](const params& b, std::uint64_t z, std::int64_t w) {
-          return limits::detail::reserve_step(b, t, z, w, n, max_wait);
+        [&](const params& b, std::uint64_t z, bool sure) {
+          return limits::detail::reserve_step(b, t, z, sure, n, max_wait);
         },
         [](const params&, const limit_decision& d) { return d; });
   }
@@ -572,7 +592,7 @@ class basic_token_bucket {
   std::uint64_t refund(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        t, [&](const params& b, std::uint64_t z, std::int64_t w) { return limits::detail::refund_step(b, t, z, w, n); },
+        t, [&](const params& b, std::uint64_t z, bool sure) { return limits::detail::refund_step(b, t, z, sure, n); },
         [](const params& b, std::int64_t level) { return limits::detail::whole_tokens(b, level); });
   }
 
@@ -583,7 +603,8 @@ class basic_token_bucket {
   [[nodiscard]] std::uint64_t available(time_point now) const {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.read([&](const params& b, std::uint64_t z, std::int64_t w) {
-      return limits::detail::whole_tokens(b, limits::detail::level_at(b, t, limits::detail::ticks_at(b, t), z, w));
+      return limits::detail::whole_tokens(
+          b, limits::detail::level_at(b, limits::detail::ticks_at(b, t), z, limits::detail::surely_full(b, t, w)));
     });
   }
 
@@ -600,7 +621,7 @@ class basic_token_bucket {
   void set_rate(token_rate rate, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     state_.reconfigure(t, [&](const params& old, std::uint64_t z, std::int64_t w) {
-      const params nw = limits::detail::make_bucket_params(rate, old.burst);
+      const params nw = limits::detail::make_bucket_params(rate, old.burst());
       return std::pair{nw, limits::detail::convert_word(old, z, w, nw, t)};
     });
   }
@@ -625,7 +646,7 @@ class basic_token_bucket {
   }
   /// The current burst. Thread-safe when S is multi_thread.
   [[nodiscard]] std::uint64_t burst() const {
-    return state_.read([](const params& b, std::uint64_t, std::int64_t) { return b.burst; });
+    return state_.read([](const params& b, std::uint64_t, std::int64_t) { return b.burst(); });
   }
 
   /**
