@@ -370,9 +370,12 @@ TEST_CASE("concurrent: every member at once under group commit", "[ledger][concu
           else if (r.error() != errc::insufficient_credits) note("retry: " + r.error().message());
         } else if (what < 70) {  // a linked pair: both or neither
           const std::uint64_t a = next_n++, b = next_n++;
+          // An operation views its strings: accounts and keys must outlive apply().
+          const auto req_a = request(a), req_b = request(b);
+          const std::string key_a = "c-" + std::to_string(a), key_b = "c-" + std::to_string(b);
           std::vector<gc_ledger::operation> ops{
-              gc_ledger::operation::charge(request(a).first, request(a).second, "c-" + std::to_string(a)).link(),
-              gc_ledger::operation::charge(request(b).first, request(b).second, "c-" + std::to_string(b))};
+              gc_ledger::operation::charge(req_a.first, req_a.second, key_a).link(),
+              gc_ledger::operation::charge(req_b.first, req_b.second, key_b)};
           auto r = l.apply(ops);
           if (static_cast<bool>(r[0]) != static_cast<bool>(r[1])) note("a linked pair came apart");
           if (r[0] && r[1]) {
