@@ -3,6 +3,7 @@
 // fast path against the exact arithmetic, and construction-time checks.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -491,4 +492,119 @@ TEST_CASE("a user-defined rate prices through the catalog") {
   CHECK(q.charged == credits{9});
   CHECK(q.lines.size() == 1);
   CHECK(q.lines[0].item == "rate");
+}
+
+namespace {
+
+// A shipped rate seen only through itemize(): the catalog cannot take an
+// int64 path through it, so it quotes by the general (128-bit) arithmetic.
+struct general_only {
+  any_rate rate;
+  [[nodiscard]] result<credits> cost(const usage& u) const { return rate.cost(u); }
+  [[nodiscard]] result<credits> itemize(const usage& u, breakdown* b) const {
+    return rate.itemize(u, b);
+  }
+  [[nodiscard]] usage_fields fields() const { return rate.fields(); }
+  [[nodiscard]] std::vector<std::string_view> resolutions() const { return rate.resolutions(); }
+};
+
+std::vector<model_spec> hot_path_models() {
+  std::vector<model_spec> v = runway_models();
+  const media_duration forever{std::numeric_limits<std::int64_t>::max()};
+  v.push_back(model_spec{.id = "huge_per_second", .rate = per_second{credits{10'000'000'000'000}},
+                         .seconds = seconds_range{media_duration{1}, forever}});
+  v.push_back(model_spec{.id = "wide_per_second", .rate = per_second{cr("0.3"), cr("1.25")},
+                         .seconds = seconds_range{media_duration{1}, forever}, .audio = true});
+  v.push_back(model_spec{.id = "per_block_7s", .kind = media_kind::audio,
+                         .rate = per_block{cr("2.5"), media_duration{7'000}},
+                         .seconds = seconds_range{media_duration{1}, forever}});
+  v.push_back(model_spec{.id = "many_outputs", .kind = media_kind::image,
+                         .rate = per_generation{cr("0.000001")},
+                         .outputs = outputs_range{std::numeric_limits<std::int64_t>::max()}});
+  v.push_back(model_spec{.id = "outputs_or_none", .kind = media_kind::image,
+                         .rate = per_generation{credits{3}}, .outputs = outputs_range{4}});
+  return v;
+}
+
+template <Rounding R>
+void same_quotes(const credit_price& price, std::mt19937_64& rng) {
+  const std::vector<model_spec> models = hot_path_models();
+  std::vector<model_spec> general = models;
+  for (model_spec& m : general) m.rate = general_only{m.rate};
+  const basic_catalog<R> fast(models, price);
+  const basic_catalog<R> slow(general, price);
+
+  const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  const std::vector<std::int64_t> edges = {std::numeric_limits<std::int64_t>::min(), -1, 0, 1, 999,
+                                           1'000, 1'001, 2'000, 4'000, 8'000, 10'000, 10'001,
+                                           30'000, 3'600'000, big / 1'000'000, big - 1, big};
+  auto pick = [&]() -> std::int64_t {
+    switch (rng() % 3) {
+      case 0: return edges[rng() % edges.size()];
+      case 1: return static_cast<std::int64_t>(rng() % 50'000) - 1'000;
+      default: return static_cast<std::int64_t>(rng() >> (1 + rng() % 63));
+    }
+  };
+  std::size_t quoted = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    const model_spec& m = models[rng() % models.size()];
+    usage u;
+    if (rng() % 8 != 0) u.seconds = media_duration{pick()};
+    if (rng() % 3 == 0) u.outputs = count{rng() % 2 == 0 ? pick() : static_cast<std::int64_t>(rng() % 6)};
+    if (rng() % 4 == 0) u.resolution = std::vector<std::string>{"720p", "1080p", "4k"}[rng() % 3];
+    u.audio = rng() % 3 == 0;
+    if (rng() % 6 == 0) u.text = std::string(rng() % 120, 'a');
+    INFO("model " << m.id << " seconds " << (u.seconds ? u.seconds->count() : -42) << " outputs "
+                  << (u.outputs ? u.outputs->value : -42) << " audio " << u.audio << " policy "
+                  << R::name);
+    const auto a = fast.quote(m.id, u);
+    const auto b = slow.quote(m.id, u);
+    REQUIRE(a.has_value() == b.has_value());
+    if (!a) {
+      CHECK(a.code() == b.code());
+      CHECK(a.error().message() == b.error().message());
+      continue;
+    }
+    ++quoted;
+    CHECK(a->model == b->model);
+    CHECK(a->kind == b->kind);
+    CHECK(a->rounding == b->rounding);
+    CHECK(a->exact == b->exact);
+    CHECK(a->charged == b->charged);
+    CHECK(a->usd == b->usd);
+    CHECK(std::equal(a->lines.begin(), a->lines.end(), b->lines.begin(), b->lines.end()));
+  }
+  CHECK(quoted > 1'000);  // both succeed often enough to compare amounts
+}
+
+}  // namespace
+
+TEST_CASE("quoting through the int64 paths agrees with the general path, errors included") {
+  const auto seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937_64 rng(seed);
+  for (const credit_price& price :
+       {credit_price{}, credit_price{usd::parse("0.012345").value()},
+        credit_price{usd::parse("9223372036854.775807").value()}}) {
+    same_quotes<round_up>(price, rng);
+    same_quotes<half_up>(price, rng);
+    same_quotes<exact>(price, rng);
+  }
+}
+
+TEST_CASE("a user-defined int64 path that returns a negative cost is refused") {
+  struct negative_raw {
+    [[nodiscard]] result<credits> cost(const usage&) const { return credits{-1}; }
+    [[nodiscard]] bool itemize_raw(const usage&, breakdown*, std::int64_t& raw) const {
+      raw = -1'000'000;
+      return true;
+    }
+  };
+  const catalog c({model_spec{.id = "plain", .kind = media_kind::image, .rate = negative_raw{}},
+                   model_spec{.id = "by_res", .kind = media_kind::image, .rate = negative_raw{},
+                              .resolutions = {"720p"}}});
+  CHECK(c.quote(job{.model = "plain"}).code() == errc::invalid_argument);
+  job j{.model = "by_res"};
+  j.usage.resolution = "720p";
+  CHECK(c.quote(j).code() == errc::invalid_argument);
 }

@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <tollgate/pricing/rates.hpp>
 
@@ -367,6 +369,30 @@ TEST_CASE("any_rate wraps any Rate and forwards what it offers") {
     const any_rate a = per_generation{credits{2}};
     const any_rate b = a;  // NOLINT(performance-unnecessary-copy-initialization)
     CHECK(a.target<per_generation>() == b.target<per_generation>());
+  }
+  SECTION("a copy outlives the original and prices through the int64 path") {
+    std::optional<any_rate> a(std::in_place, per_second{credits{5}});
+    const any_rate b = *a;
+    a.reset();
+    std::int64_t raw = 0;
+    breakdown lines;
+    REQUIRE(b.itemize_raw(seconds(2'000), &lines, raw));
+    CHECK(raw == 10'000'000);
+    CHECK(lines.size() == 1);
+  }
+  SECTION("a moved-from rate is empty, also for the int64 path") {
+    any_rate a = per_block{credits{1}, media_duration{6'000}};
+    any_rate b = std::move(a);
+    std::int64_t raw = -42;
+    CHECK(a.empty());  // NOLINT(bugprone-use-after-move): what a move leaves is specified
+    CHECK_FALSE(a.itemize_raw(seconds(6'000), nullptr, raw));
+    CHECK(raw == -42);
+    REQUIRE(b.itemize_raw(seconds(6'001), nullptr, raw));
+    CHECK(raw == 2'000'000);
+    any_rate c;
+    c = std::move(b);
+    CHECK(b.empty());  // NOLINT(bugprone-use-after-move)
+    CHECK(c.itemize_raw(seconds(1), nullptr, raw));
   }
   SECTION("composites of any_rate") {
     const any_rate r = sum_of<any_rate, any_rate>(per_second{credits{1}}, flat{credits{2}});

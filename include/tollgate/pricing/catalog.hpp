@@ -127,10 +127,12 @@ namespace detail {
   };
   std::uint64_t h = (n + 1) * k;
   if (n >= 8) {
-    // Whole words, then the last eight bytes (overlapping): fixed-size loads
-    // only, so no byte-by-byte copy stalls the following read.
-    for (std::size_t i = 0; i + 8 <= n; i += 8) h = mix(h, load8(p + i));
-    if (n % 8 != 0) h = mix(h, load8(p + n - 8));
+    // The first word, any whole words between, then the last eight bytes
+    // (overlapping): fixed-size loads only, so no byte-by-byte copy stalls
+    // the following read, and no loop for the usual 8 to 16 bytes.
+    h = mix(h, load8(p));
+    for (std::size_t i = 8; i + 8 < n; i += 8) h = mix(h, load8(p + i));
+    h = mix(h, load8(p + n - 8));
   } else if (n >= 4) {
     h = mix(h, (load4(p) << 32) | load4(p + n - 4));
   } else if (n > 0) {
@@ -154,9 +156,12 @@ namespace detail {
     return w;
   };
   if (n >= 8) {
-    for (std::size_t i = 0; i + 8 <= n; i += 8)
+    // First and last words (overlapping), then any between: no loop for the
+    // usual 8 to 16 bytes.
+    if (((load8(p) ^ load8(q)) | (load8(p + n - 8) ^ load8(q + n - 8))) != 0) return false;
+    for (std::size_t i = 8; i + 8 < n; i += 8)
       if (load8(p + i) != load8(q + i)) return false;
-    return load8(p + n - 8) == load8(q + n - 8);
+    return true;
   }
   for (std::size_t i = 0; i < n; ++i)
     if (p[i] != q[i]) return false;
@@ -227,17 +232,27 @@ template <class R>
   constexpr std::int64_t unit = 1'000'000;
   constexpr std::int64_t min = (std::numeric_limits<std::int64_t>::min)();
   std::int64_t c = 0;
-  if constexpr (std::same_as<R, round_up>) {
-    std::int64_t q = raw / unit;  // truncates toward zero: already the ceiling when raw < 0
-    if (raw % unit != 0 && raw > 0) ++q;
-    if (__builtin_mul_overflow(q, unit, &c)) return false;
-  } else if constexpr (std::same_as<R, half_up>) {
-    if (raw == min) return false;
-    const std::int64_t mag = raw < 0 ? -raw : raw;
-    std::int64_t q = mag / unit;
-    if ((mag % unit) * 2 >= unit) ++q;
-    if (__builtin_mul_overflow(q, unit, &c)) return false;
-    if (raw < 0) c = -c;
+  if constexpr (std::same_as<R, round_up> || std::same_as<R, half_up>) {
+    // A whole number of credits w: its dollars are w × price exactly (to_usd
+    // divides w × 10^6 × price by 10^6, leaving no remainder to round), so
+    // no division is needed.
+    std::int64_t w;
+    if constexpr (std::same_as<R, round_up>) {
+      w = raw / unit;  // truncates toward zero: already the ceiling when raw < 0
+      if (raw % unit != 0 && raw > 0) ++w;
+    } else {
+      if (raw == min) return false;
+      const std::int64_t mag = raw < 0 ? -raw : raw;
+      w = mag / unit;
+      if ((mag % unit) * 2 >= unit) ++w;
+      if (raw < 0) w = -w;
+    }
+    std::int64_t d;
+    if (__builtin_mul_overflow(w, unit, &c) || __builtin_mul_overflow(w, usd_per_credit_raw, &d))
+      return false;
+    charged_raw = c;
+    usd_raw = d;
+    return true;
   } else if constexpr (std::same_as<R, exact>) {
     c = raw;
   } else {
@@ -389,14 +404,72 @@ class basic_catalog {
   }
 
  private:
+  // What the catalog derives from each model at construction.
+  struct entry {
+    usage_fields takes = usage_fields::none;
+    bool needs_resolution = false;
+    // For quick_price: the fields it handles itself (takes ∩ {seconds,
+    // outputs, audio}), the fields the model cannot do without (seconds,
+    // text, a priced resolution), and copies of the ranges beside them.
+    usage_fields quick_takes = usage_fields::none;
+    usage_fields needs = usage_fields::none;
+    seconds_range seconds{};
+    std::int64_t outputs_max = 0;
+  };
+
   // Checks `u` against `model` and prices it into `q`; the error, if any.
   [[nodiscard]] std::optional<error> price_into(std::string_view model, const usage& u,
                                                 ::tollgate::quote& q) const {
     const std::size_t i = index_.find(model, id_of());
-    if (i == detail::model_index::npos) return unknown_model(model);
-    const model_spec& m = models_[i];
-    const entry& e = entries_[i];
+    if (i == detail::model_index::npos) [[unlikely]]
+      return unknown_model(model);
+    if (quick_price(i, u, q)) [[likely]]
+      return std::nullopt;
+    return checked_price(models_[i], entries_[i], u, q);
+  }
 
+  // The common case in few instructions: usage that plainly passes every
+  // check of checked_price (only seconds, outputs and audio given, each in
+  // its range, everything the model needs given) on a rate with an int64
+  // path whose charge fits int64. For anything else it returns false with
+  // `q` as it was, and checked_price decides from scratch, with every
+  // message. (A test compares the two paths on random usage.)
+  [[nodiscard]] TOLLGATE_HOT_INLINE bool quick_price(std::size_t i, const usage& u,
+                                                   ::tollgate::quote& q) const {
+    const entry& e = entries_[i];
+    const usage_fields given = given_fields(u);
+    // needs ⊆ given ⊆ quick_takes (resolution and text are never in quick_takes).
+    if (static_cast<std::uint8_t>((given & ~e.quick_takes) | (e.needs & ~given)) != 0) return false;
+    // Given implies taken, so the range exists; seconds.min > 0 (checked at
+    // construction) makes the range check also the positivity check.
+    if (tollgate::contains(given, usage_fields::seconds) &&
+        (*u.seconds < e.seconds.min || e.seconds.max < *u.seconds))
+      return false;
+    if (tollgate::contains(given, usage_fields::outputs) &&
+        (u.outputs->value < 1 || u.outputs->value > e.outputs_max))
+      return false;
+    const model_spec& m = models_[i];
+    std::int64_t raw, charged, dollars;
+    if (!fast_per_credit_ || !m.rate.itemize_raw(u, &q.lines, raw)) return false;
+    // A negative cost is an error (checked_price says so); with raw >= 0 and
+    // a positive credit price, the charge and its dollars are >= 0 too.
+    if (raw < 0 || !detail::fast_charge<R>(raw, *fast_per_credit_, charged, dollars)) {
+      q.lines.clear();
+      return false;
+    }
+    q.model = m.id;
+    q.kind = m.kind;
+    q.rounding = R::name;
+    q.exact = detail::from_nonnegative_raw<credits>(raw);
+    q.charged = detail::from_nonnegative_raw<credits>(charged);
+    q.usd = detail::from_nonnegative_raw<::tollgate::usd>(dollars);
+    return true;
+  }
+
+  // Checks `u` against `m` with a message for each problem and prices it
+  // into `q` (the int64 path first, then the general one); the error, if any.
+  [[nodiscard]] std::optional<error> checked_price(const model_spec& m, const entry& e,
+                                                   const usage& u, ::tollgate::quote& q) const {
     if (const usage_fields given = given_fields(u); !tollgate::contains(e.takes, given))
       return not_taken(m, given, e.takes);
     if (m.seconds) {
@@ -444,7 +517,8 @@ class basic_catalog {
     // error) takes the general path below, from scratch.
     if (std::int64_t raw, charged, dollars;
         fast_per_credit_ && m.rate.itemize_raw(u, &q.lines, raw)) {
-      if (detail::fast_charge<R>(raw, *fast_per_credit_, charged, dollars)) {
+      // A negative cost takes the general path, which refuses it.
+      if (raw >= 0 && detail::fast_charge<R>(raw, *fast_per_credit_, charged, dollars)) {
         q.exact = credits::from_raw(credits::rep(raw));
         q.charged = credits::from_raw(credits::rep(charged));
         q.usd = ::tollgate::usd::from_raw(::tollgate::usd::rep(dollars));
@@ -469,11 +543,6 @@ class basic_catalog {
     }
     return std::nullopt;
   }
-
-  struct entry {
-    usage_fields takes = usage_fields::none;
-    bool needs_resolution = false;
-  };
 
   [[nodiscard]] auto id_of() const noexcept {
     return [this](std::size_t i) -> std::string_view { return models_[i].id; };
@@ -605,6 +674,14 @@ class basic_catalog {
     if (!m.resolutions.empty()) e.takes = e.takes | usage_fields::resolution;
     if (m.audio) e.takes = e.takes | usage_fields::audio;
     if (m.text) e.takes = e.takes | usage_fields::text;
+    e.quick_takes = e.takes & (usage_fields::seconds | usage_fields::outputs | usage_fields::audio);
+    if (m.seconds) {
+      e.needs = e.needs | usage_fields::seconds;
+      e.seconds = *m.seconds;
+    }
+    if (m.text) e.needs = e.needs | usage_fields::text;
+    if (e.needs_resolution) e.needs = e.needs | usage_fields::resolution;
+    if (m.outputs) e.outputs_max = m.outputs->max;
     return e;
   }
 

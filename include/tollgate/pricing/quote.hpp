@@ -18,6 +18,15 @@
 #include "../core/money.hpp"
 #include "usage.hpp"
 
+/// Marks the few small functions on the quote's hot path that must be
+/// inlined: the compiler's size heuristics keep them out of line once error
+/// paths are near, and a call with nine arguments costs more than the work.
+#if defined(__GNUC__) || defined(__clang__)
+#define TOLLGATE_HOT_INLINE __attribute__((always_inline)) inline
+#else
+#define TOLLGATE_HOT_INLINE inline
+#endif
+
 namespace tollgate {
 
 /// The unit a breakdown line counts in.
@@ -81,18 +90,16 @@ class breakdown {
   }
   /// Appends the line {item, variant, unit, used, block, blocks, price,
   /// amount}, built in place.
-  void add(std::string_view item, std::string_view variant, quantity_unit unit, std::int64_t used,
-           std::int64_t block, std::int64_t blocks, const credits& price, const credits& amount) {
-    if (size_ < capacity) {
+  TOLLGATE_HOT_INLINE void add(std::string_view item, std::string_view variant, quantity_unit unit,
+                               std::int64_t used, std::int64_t block, std::int64_t blocks,
+                               const credits& price, const credits& amount) {
+    if (size_ < capacity) [[likely]] {
       new (slot(size_)) line{.item = item, .variant = variant, .unit = unit, .used = used,
                              .block = block, .blocks = blocks, .price = price, .amount = amount};
       ++size_;
       return;
     }
-    line& last = *std::launder(slot(capacity - 1));
-    const credits sum = last.amount + amount;
-    last = line{.item = "other charges", .variant = {}, .unit = quantity_unit::job,
-                .used = 1, .block = 1, .blocks = 1, .price = sum, .amount = sum};
+    fold(amount);
   }
   /// Appends every line of `other`.
   void append(const breakdown& other) {
@@ -118,6 +125,13 @@ class breakdown {
  private:
   static_assert(std::is_trivially_destructible_v<line>,
                 "breakdown never destroys its lines; line must stay trivially destructible");
+  // Full: the last line becomes "other charges" and absorbs `amount`.
+  void fold(const credits& amount) {
+    line& last = *std::launder(slot(capacity - 1));
+    const credits sum = last.amount + amount;
+    last = line{.item = "other charges", .variant = {}, .unit = quantity_unit::job,
+                .used = 1, .block = 1, .blocks = 1, .price = sum, .amount = sum};
+  }
   line* slot(std::size_t i) noexcept { return reinterpret_cast<line*>(storage_) + i; }
 
   alignas(line) unsigned char storage_[capacity * sizeof(line)];

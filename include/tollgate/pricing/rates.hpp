@@ -141,11 +141,19 @@ template <class R>
     return false;
 }
 
-// A line whose amount is `raw` micro-credits.
-inline void add_raw_line(breakdown* b, std::string_view item, std::string_view variant,
-                         quantity_unit unit, std::int64_t used, std::int64_t block,
-                         std::int64_t blocks, const credits& price, std::int64_t raw) {
-  if (b) b->add(item, variant, unit, used, block, blocks, price, credits::from_raw(credits::rep(raw)));
+// The amount of `raw` >= 0 raw units, built from an unsigned value so that
+// the 128-bit sign-magnitude representation needs no sign test.
+template <class A>
+[[nodiscard]] TOLLGATE_HOT_INLINE A from_nonnegative_raw(std::int64_t raw) {
+  return A::from_raw(typename A::rep(static_cast<std::uint64_t>(raw)));
+}
+
+// A line whose amount is `raw` >= 0 micro-credits (a non-negative price
+// times a positive count: what every shipped int64 path computes).
+TOLLGATE_HOT_INLINE void add_raw_line(breakdown* b, std::string_view item, std::string_view variant,
+                                      quantity_unit unit, std::int64_t used, std::int64_t block,
+                                      std::int64_t blocks, const credits& price, std::int64_t raw) {
+  if (b) b->add(item, variant, unit, used, block, blocks, price, from_nonnegative_raw<credits>(raw));
 }
 
 // Itemizes any Rate: through itemize() when it has one, else as one line.
@@ -244,7 +252,8 @@ class per_second {
    * true; otherwise returns false having changed nothing, and itemize() gives
    * the answer (an error, or the 128-bit result).
    */
-  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+  [[nodiscard]] TOLLGATE_HOT_INLINE bool itemize_raw(const usage& u, breakdown* b,
+                                                   std::int64_t& raw) const {
     if (!u.seconds || u.seconds->count() <= 0) return false;
     const std::int64_t ms = u.seconds->count();
     const std::int64_t secs = detail::ceil_div(ms, 1000);
@@ -349,7 +358,8 @@ class per_generation {
   }
 
   /// The int64 fast path of itemize(); see per_second::itemize_raw.
-  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+  [[nodiscard]] TOLLGATE_HOT_INLINE bool itemize_raw(const usage& u, breakdown* b,
+                                                   std::int64_t& raw) const {
     const std::int64_t n = u.outputs ? u.outputs->value : 1;
     if (n < 1) return false;
     const detail::fast_price* p = &price_;
@@ -497,7 +507,8 @@ class per_block {
   }
 
   /// The int64 fast path of itemize(); see per_second::itemize_raw.
-  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+  [[nodiscard]] TOLLGATE_HOT_INLINE bool itemize_raw(const usage& u, breakdown* b,
+                                                   std::int64_t& raw) const {
     if (!u.seconds || u.seconds->count() <= 0) return false;
     const std::int64_t ms = u.seconds->count();
     const std::int64_t blocks = detail::ceil_div(ms, block_.count());
@@ -720,7 +731,34 @@ class any_rate {
   template <Rate R>
     requires(!std::same_as<std::remove_cvref_t<R>, any_rate>)
   any_rate(R r)  // NOLINT: implicit on purpose, so `.rate = per_second{credits{5}}` reads naturally
-      : impl_(std::make_shared<const model<R>>(std::move(r))) {}
+  {
+    auto m = std::make_shared<const model<R>>(std::move(r));
+    if constexpr (std::same_as<R, per_second>) {
+      known_ = known::per_second;
+    } else if constexpr (std::same_as<R, per_block>) {
+      known_ = known::per_block;
+    } else if constexpr (std::same_as<R, per_generation>) {
+      known_ = known::per_generation;
+    }
+    rate_ = &m->rate;
+    impl_ = std::move(m);
+  }
+
+  any_rate(const any_rate&) = default;
+  any_rate& operator=(const any_rate&) = default;
+  /// Leaves `o` empty (its direct pointer too, so it cannot price through
+  /// a rate it no longer owns).
+  any_rate(any_rate&& o) noexcept
+      : impl_(std::move(o.impl_)),
+        rate_(std::exchange(o.rate_, nullptr)),
+        known_(std::exchange(o.known_, known::other)) {}
+  any_rate& operator=(any_rate&& o) noexcept {
+    impl_ = std::move(o.impl_);
+    rate_ = std::exchange(o.rate_, nullptr);
+    known_ = std::exchange(o.known_, known::other);
+    return *this;
+  }
+  ~any_rate() = default;
 
   [[nodiscard]] bool empty() const noexcept { return impl_ == nullptr; }
   explicit operator bool() const noexcept { return impl_ != nullptr; }
@@ -732,7 +770,18 @@ class any_rate {
   }
   /// The int64 fast path of itemize() when the rate has one (see
   /// per_second::itemize_raw); false otherwise, having changed nothing.
-  [[nodiscard]] bool itemize_raw(const usage& u, breakdown* b, std::int64_t& raw) const {
+  [[nodiscard]] TOLLGATE_HOT_INLINE bool itemize_raw(const usage& u, breakdown* b,
+                                                   std::int64_t& raw) const {
+    // The shipped rates with an int64 path are called directly, so the
+    // compiler can inline them into the caller (the quote's hot path);
+    // anything else goes through the virtual call.
+    switch (known_) {
+      case known::per_second: return static_cast<const per_second*>(rate_)->itemize_raw(u, b, raw);
+      case known::per_block: return static_cast<const per_block*>(rate_)->itemize_raw(u, b, raw);
+      case known::per_generation:
+        return static_cast<const per_generation*>(rate_)->itemize_raw(u, b, raw);
+      case known::other: break;
+    }
     return impl_ && impl_->itemize_raw(u, b, raw);
   }
   /// The fields the rate reads; usage_fields::unknown when it does not say.
@@ -776,7 +825,14 @@ class any_rate {
     R rate;
   };
 
+  // Which shipped rate impl_ holds, if one with an int64 path, and a
+  // pointer to it inside *impl_. Copies share *impl_, so the pointer stays
+  // valid in every copy.
+  enum class known : std::uint8_t { other, per_second, per_block, per_generation };
+
   std::shared_ptr<const base> impl_;
+  const void* rate_ = nullptr;
+  known known_ = known::other;
 };
 
 static_assert(Rate<per_second> && ItemizedRate<per_second>);

@@ -79,6 +79,10 @@ enum class usage_fields : std::uint8_t {
 [[nodiscard]] constexpr usage_fields operator&(usage_fields a, usage_fields b) noexcept {
   return static_cast<usage_fields>(static_cast<std::uint8_t>(a) & static_cast<std::uint8_t>(b));
 }
+/// Every field not in `a`.
+[[nodiscard]] constexpr usage_fields operator~(usage_fields a) noexcept {
+  return static_cast<usage_fields>(static_cast<std::uint8_t>(~static_cast<std::uint8_t>(a)));
+}
 /// True when every field of `b` is in `a`.
 [[nodiscard]] constexpr bool contains(usage_fields a, usage_fields b) noexcept {
   return (a & b) == b;
@@ -98,13 +102,15 @@ enum class usage_fields : std::uint8_t {
 
 /// The fields that `u` gives (audio only when true).
 [[nodiscard]] inline usage_fields given_fields(const usage& u) noexcept {
-  usage_fields f = usage_fields::none;
-  if (u.seconds) f = f | usage_fields::seconds;
-  if (u.outputs) f = f | usage_fields::outputs;
-  if (u.resolution) f = f | usage_fields::resolution;
-  if (u.audio) f = f | usage_fields::audio;
-  if (u.text) f = f | usage_fields::text;
-  return f;
+  // Shifts and ors of the five flags, not five branches: every quote asks.
+  const auto bit = [](bool given, usage_fields f) {
+    return static_cast<unsigned>(given) * static_cast<unsigned>(f);
+  };
+  return static_cast<usage_fields>(
+      bit(u.seconds.has_value(), usage_fields::seconds) |
+      bit(u.outputs.has_value(), usage_fields::outputs) |
+      bit(u.resolution.has_value(), usage_fields::resolution) |
+      bit(u.audio, usage_fields::audio) | bit(u.text.has_value(), usage_fields::text));
 }
 
 }  // namespace tollgate
