@@ -608,3 +608,48 @@ TEST_CASE("a user-defined int64 path that returns a negative cost is refused") {
   j.usage.resolution = "720p";
   CHECK(c.quote(j).code() == errc::invalid_argument);
 }
+
+TEST_CASE("model ids are found exactly, whatever their length") {
+  // Ids of every length up to the maximum that share a long prefix and
+  // suffix, so that short ids differ only in a few bytes and long ones only
+  // in the middle.
+  std::vector<std::string> ids;
+  for (std::size_t n = 1; n <= detail::max_model_id_size; ++n) {
+    std::string id(n, 'a');
+    id[n / 2] = static_cast<char>('0' + n % 10);
+    ids.push_back(id);
+  }
+  std::vector<model_spec> models;
+  for (const std::string& id : ids) models.push_back(per_second_model(id, credits{1}));
+  const catalog c(models);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    INFO("id " << ids[i]);
+    REQUIRE(c.find(ids[i]) != nullptr);
+    CHECK(c.find(ids[i])->id == ids[i]);
+    // The same length with any one byte changed is another (unknown) id.
+    for (std::size_t b = 0; b < ids[i].size(); ++b) {
+      std::string other = ids[i];
+      other[b] = other[b] == 'a' ? 'b' : 'a';
+      if (std::find(ids.begin(), ids.end(), other) != ids.end()) continue;
+      INFO("changed byte " << b);
+      CHECK(c.find(other) == nullptr);
+    }
+    const std::string longer = ids[i] + "a";
+    const bool known = std::find(ids.begin(), ids.end(), longer) != ids.end();
+    CHECK((c.find(longer) != nullptr) == known);
+  }
+  CHECK(c.find("") == nullptr);
+  CHECK(c.find(std::string(1'000'000, 'a')) == nullptr);
+
+  SECTION("a repeated long id is refused even when only its middle differs from others") {
+    const std::string a = std::string(20, 'x') + "1" + std::string(20, 'y');
+    const std::string b = std::string(20, 'x') + "2" + std::string(20, 'y');
+    const catalog two({per_second_model(a, credits{1}), per_second_model(b, credits{2})});
+    CHECK(two.find(a)->rate.target<per_second>()->price() == credits{1});
+    CHECK(two.find(b)->rate.target<per_second>()->price() == credits{2});
+    CHECK(two.find(std::string(20, 'x') + "3" + std::string(20, 'y')) == nullptr);
+    const auto e = refusal({per_second_model(a, credits{1}), per_second_model(b, credits{2}),
+                            per_second_model(a, credits{3})});
+    CHECK(e.reason() == "repeats models[0]");
+  }
+}

@@ -105,77 +105,70 @@ class catalog_error : public std::runtime_error {
 
 namespace detail {
 
-// A hash of a model id that reads eight bytes per step (ids are short; the
-// standard string hash costs more than the whole quote budget).
-[[nodiscard]] inline std::uint64_t hash_id(std::string_view s) noexcept {
-  constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
-  const char* p = s.data();
-  const std::size_t n = s.size();
-  auto load8 = [](const char* q) {
-    std::uint64_t w;
-    std::memcpy(&w, q, 8);
-    return w;
-  };
-  auto load4 = [](const char* q) {
-    std::uint32_t w;
-    std::memcpy(&w, q, 4);
-    return static_cast<std::uint64_t>(w);
-  };
-  auto mix = [&](std::uint64_t h, std::uint64_t w) {
-    h = (h ^ w) * k;
-    return h ^ (h >> 32);
-  };
-  std::uint64_t h = (n + 1) * k;
-  if (n >= 8) {
-    // The first word, any whole words between, then the last eight bytes
-    // (overlapping): fixed-size loads only, so no byte-by-byte copy stalls
-    // the following read, and no loop for the usual 8 to 16 bytes.
-    h = mix(h, load8(p));
-    for (std::size_t i = 8; i + 8 < n; i += 8) h = mix(h, load8(p + i));
-    h = mix(h, load8(p + n - 8));
-  } else if (n >= 4) {
-    h = mix(h, (load4(p) << 32) | load4(p + n - 4));
-  } else if (n > 0) {
-    h = mix(h, (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
-                   (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
-                   static_cast<unsigned char>(p[n - 1]));
-  }
-  return h;
-}
+// A model id as two words and its length: the first and the last eight bytes
+// (overlapping when shorter than 16; for ids under 8 bytes, overlapping
+// 4-byte or single-byte loads), read with fixed-size loads only. For an id of
+// at most 16 bytes the three together are the id: two such ids are equal
+// exactly when their keys are. Lookups compare keys, not strings, so a long
+// unknown id costs no more than a short one.
+struct id_key {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::size_t size = 0;
 
-// Equality of two short ids without a call to memcmp: fixed-size loads,
-// the last one overlapping (the lookup is on every quote).
-[[nodiscard]] inline bool same_id(std::string_view a, std::string_view b) noexcept {
-  const std::size_t n = a.size();
-  if (n != b.size()) return false;
-  const char* p = a.data();
-  const char* q = b.data();
-  auto load8 = [](const char* x) {
-    std::uint64_t w;
-    std::memcpy(&w, x, 8);
-    return w;
-  };
-  if (n >= 8) {
-    // First and last words (overlapping), then any between: no loop for the
-    // usual 8 to 16 bytes.
-    if (((load8(p) ^ load8(q)) | (load8(p + n - 8) ^ load8(q + n - 8))) != 0) return false;
-    for (std::size_t i = 8; i + 8 < n; i += 8)
-      if (load8(p + i) != load8(q + i)) return false;
-    return true;
+  static constexpr std::size_t exact_size = 16;  ///< keys of ids up to this long are exact
+
+  [[nodiscard]] static id_key of(std::string_view s) noexcept {
+    const char* p = s.data();
+    const std::size_t n = s.size();
+    auto load8 = [](const char* q) {
+      std::uint64_t w;
+      std::memcpy(&w, q, 8);
+      return w;
+    };
+    auto load4 = [](const char* q) {
+      std::uint32_t w;
+      std::memcpy(&w, q, 4);
+      return static_cast<std::uint64_t>(w);
+    };
+    id_key k;
+    k.size = n;
+    if (n >= 8) {
+      k.first = load8(p);
+      k.last = load8(p + n - 8);
+    } else if (n >= 4) {
+      k.first = load4(p) | (load4(p + n - 4) << 32);
+    } else if (n > 0) {
+      k.first = static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) |
+                (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
+                (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16);
+    }
+    return k;
   }
-  for (std::size_t i = 0; i < n; ++i)
-    if (p[i] != q[i]) return false;
-  return true;
-}
+
+  // Fibonacci hashing: the high bits of one multiply depend on every input bit.
+  [[nodiscard]] std::uint64_t hash() const noexcept {
+    constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
+    return (first ^ ((last << 29) | (last >> 35)) ^ size) * k;
+  }
+
+  friend bool operator==(const id_key&, const id_key&) = default;
+};
 
 // An open-addressing table from model id to its index in the catalog's list,
-// at most half full. It stores indices, not ids, so a copied catalog's index
-// stays valid.
+// at most half full. A slot holds the id's key, so a lookup of an id of at
+// most 16 bytes reads no string at all; longer ids with the same key are
+// compared in full. It stores indices, not pointers, so a copied catalog's
+// index stays valid.
 class model_index {
  public:
   void reserve(std::size_t n) {
     std::size_t cap = 8;
-    while (cap < 2 * n) cap *= 2;
+    shift_ = 61;
+    while (cap < 2 * n) {
+      cap *= 2;
+      --shift_;
+    }
     slots_.assign(cap, slot{});
     mask_ = cap - 1;
   }
@@ -184,25 +177,27 @@ class model_index {
   template <class Ids>
   [[nodiscard]] std::size_t find(std::string_view id, const Ids& ids) const noexcept {
     if (slots_.empty()) return npos;
-    const std::uint64_t h = hash_id(id);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const id_key k = id_key::of(id);
+    for (std::size_t i = k.hash() >> shift_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.index_plus_one == 0) return npos;
-      if (s.hash == h && same_id(ids(s.index_plus_one - 1), id)) return s.index_plus_one - 1;
+      if (s.key == k && (k.size <= id_key::exact_size || ids(s.index_plus_one - 1) == id))
+        return s.index_plus_one - 1;
     }
   }
 
   // Adds `id` as `index` unless present; returns the index already there, or npos.
   template <class Ids>
   std::size_t insert(std::string_view id, std::size_t index, const Ids& ids) {
-    const std::uint64_t h = hash_id(id);
-    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const id_key k = id_key::of(id);
+    for (std::size_t i = k.hash() >> shift_;; i = (i + 1) & mask_) {
       slot& s = slots_[i];
       if (s.index_plus_one == 0) {
-        s = slot{h, index + 1};
+        s = slot{k, index + 1};
         return npos;
       }
-      if (s.hash == h && same_id(ids(s.index_plus_one - 1), id)) return s.index_plus_one - 1;
+      if (s.key == k && (k.size <= id_key::exact_size || ids(s.index_plus_one - 1) == id))
+        return s.index_plus_one - 1;
     }
   }
 
@@ -210,11 +205,12 @@ class model_index {
 
  private:
   struct slot {
-    std::uint64_t hash = 0;
+    id_key key{};
     std::size_t index_plus_one = 0;  // 0: empty
   };
   std::vector<slot> slots_;
   std::size_t mask_ = 0;
+  int shift_ = 61;  // 64 - log2(capacity): the hash's top bits pick the slot
 };
 
 /**
