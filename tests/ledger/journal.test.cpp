@@ -474,6 +474,66 @@ struct racing_fs : tollgate::posix_file_system {
 
 }  // namespace
 
+TEST_CASE("journal: a batch records exactly what it applied, and replays the same", "[journal][batch]") {
+  // apply() encodes each operation as it applies and drops the encoding of
+  // a chain that fails: the record must hold the applied operations only,
+  // and a batch that applies nothing must leave no record at all.
+  for (auto mode : {tollgate::durability::every_op, tollgate::durability::group_commit,
+                    tollgate::durability::none}) {
+    INFO("durability " << tollgate::to_string(mode));
+    journal_fixture f;
+    f.cfg.mode = mode;
+    using op = jledger::operation;
+    const std::string long_key(128, 'q');
+    {
+      auto l = f.open();
+      REQUIRE(l->purchase("acme", 1_usd, "p"));
+      auto h = l->hold("acme", 10_cr, "h");
+      REQUIRE(h);
+      const auto records = record_offsets(f.cfg.path).size();
+      std::vector<op> ops{op::charge("acme", 1_cr, "a"),
+                          op::charge("acme", 1_cr, "a"),  // a retry inside the batch
+                          op::charge("acme", 2_cr, "b").link(),
+                          op::grant("acme", 5_cr, "g").link(),
+                          op::charge("acme", 1000_cr, "c"),  // fails, and with it b and g
+                          op::charge("acme", 3_cr, long_key),
+                          op::charge("acme", 1_cr, ""),  // an invalid key fails alone
+                          op::capture(h->hold, 4_cr, "cap"),
+                          op::purchase("acme", 1_usd, "p"),  // a retry of an earlier call
+                          op::charge("beta", 1_cr, "no-such-account")};
+      auto r = l->apply(ops);
+      REQUIRE(r.size() == ops.size());
+      CHECK(r[0]);
+      CHECK(r[1]->replayed);
+      CHECK(r[2].code() == errc::insufficient_credits);
+      CHECK(r[3].code() == errc::insufficient_credits);
+      CHECK(r[4].code() == errc::insufficient_credits);
+      CHECK(r[5]);
+      CHECK(r[6].code() == errc::invalid_argument);
+      CHECK(r[7]);
+      CHECK(r[8]->replayed);
+      CHECK(r[9].code() == errc::insufficient_credits);
+      CHECK(record_offsets(f.cfg.path).size() == records + 1);
+      // Nothing new: no record.
+      r = l->apply(std::vector<op>{op::charge("acme", 1_cr, "a"), op::charge("acme", 1000_cr, "c")});
+      CHECK(r[0]->replayed);
+      CHECK_FALSE(r[1]);
+      CHECK(record_offsets(f.cfg.path).size() == records + 1);
+      CHECK(l->balance("acme")->available == 100_cr - 10_cr - 1_cr - 3_cr + 6_cr);
+    }
+    auto l = f.open();
+    CHECK(l->balance("acme")->available == 92_cr);
+    CHECK(l->lookup("a"));
+    CHECK(l->lookup(long_key));
+    CHECK(l->lookup("cap"));
+    CHECK_FALSE(l->lookup("b"));
+    CHECK_FALSE(l->lookup("g"));
+    CHECK_FALSE(l->lookup("c"));
+    CHECK(l->charge("acme", 3_cr, long_key)->replayed);
+    CHECK(l->check_invariants());
+  }
+}
+
 TEST_CASE("journal: two ledgers creating the same journal at once lose nothing", "[journal]") {
   using racing_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
       manual_clock, tollgate::journal_storage<racing_fs>, tollgate::single_thread>>;

@@ -225,15 +225,15 @@ class basic_ledger {
     using namespace ledger_detail;
     std::vector<result<receipt>> out;
     out.reserve(ops.size());
-    std::vector<op_in> in(ops.size());
-    std::vector<std::optional<tollgate::error>> early(ops.size());
+    // Before the lock: a bound on the record's size, and each operation's
+    // hashes (key, account id), so that the index slots can be prefetched.
+    std::vector<std::pair<u64, u64>> hashes(ops.size());
     std::size_t size = record_header_size;
     for (std::size_t i = 0; i < ops.size(); ++i) {
-      auto c = convert(ops[i]);
-      if (!c) early[i] = c.error();
-      else in[i] = *c;
-      state::hash_key(in[i]);
-      size += state::encoded_size(in[i]);
+      op_in h = shape(ops[i]);
+      state::hash_key(h);
+      hashes[i] = {h.key_hash, h.account_hash};
+      size += state::encoded_size(h);
     }
     std::unique_lock lk(mutex_);
     if (auto w = check_writable(); !w) {
@@ -241,6 +241,10 @@ class basic_ledger {
       return out;
     }
     if constexpr (persistent) {
+      // The bound above counts operations whose amounts do not convert as
+      // whole operations; they take no room, so a batch near the limit is
+      // measured again without them before it is refused.
+      if (size > storage_->max_payload()) size = exact_size(ops);
       if (size > storage_->max_payload()) {
         for (std::size_t i = 0; i < ops.size(); ++i)
           out.emplace_back(errc::invalid_argument,
@@ -254,12 +258,32 @@ class basic_ledger {
     // Each new key's index slot is a cache miss: ask for it a few operations
     // before it is needed, so the misses overlap instead of queueing.
     constexpr std::size_t prefetch_distance = 8;
-    for (std::size_t i = 0; i < std::min(prefetch_distance, ops.size()); ++i) state_.prefetch_hashed(in[i]);
+    for (std::size_t i = 0; i < std::min(prefetch_distance, ops.size()); ++i)
+      state_.prefetch_key(hashes[i].first);
     const i64 now = now_ns();
     state_.evict_keys(now);
-    std::vector<std::optional<result<receipt_rec>>> res(ops.size());
-    std::vector<std::size_t> applied;  // indices of new (not replayed) operations
-    applied.reserve(ops.size());
+    // The record is encoded as the operations apply, into room reserved for
+    // the bound (reserving may throw; nothing has changed yet).
+    std::size_t pos = 0;
+    std::byte* count_at = nullptr;
+    span_writer w(nullptr, nullptr);
+    if constexpr (persistent) {
+      pos = storage_type::begin_frame(pending_);
+      const std::size_t at = pending_.size();
+      try {
+        if (at + size > pending_.capacity()) pending_.reserve(std::max(at + size, 2 * pending_.capacity()));
+        pending_.resize(at + size);
+      } catch (...) {
+        pending_.resize(pos);
+        throw;
+      }
+      w = span_writer(pending_.data() + at, pending_.data() + at + size);
+      w.u8v(record_format);
+      w.i64v(now);
+      count_at = w.position();
+      w.u32v(0);  // the count, once known
+    }
+    u32 applied = 0;  // new (not replayed) operations in the record
     u64 wait_seq = 0;
     // From the first change on, nothing may throw half-way: an allocation
     // failure ends the process instead (see no_throw).
@@ -270,9 +294,12 @@ class basic_ledger {
         while (end < ops.size() && ops[end].linked) ++end;
         const bool open_chain = end == ops.size();
         if (open_chain) end = ops.size() - 1;
-        // The chain is ops[begin..end].
-        const savepoint chain_sp = state_.mark();
-        const std::size_t applied_mark = applied.size();
+        // The chain is ops[begin..end]. A chain of one needs no savepoint:
+        // a failed operation leaves no trace by itself.
+        const bool single = begin == end;
+        const savepoint chain_sp = single ? savepoint{} : state_.mark();
+        const u32 applied_mark = applied;
+        std::byte* const chain_at = w.position();
         // Retries in the chain wait for their originals' records only if the
         // chain stands: a retry of a key first used earlier in this chain
         // points at the record this batch is building, which a failed chain
@@ -284,27 +311,37 @@ class basic_ledger {
                                               "the last operation of the batch is linked to nothing; "
                                               "unlink it to close the chain"));
         for (std::size_t i = begin; i <= end && !failed; ++i) {
-          if (early[i]) {
-            failed.emplace(i, *early[i]);
+          auto c = convert(ops[i]);
+          if (!c) {
+            failed.emplace(i, c.error());
             break;
           }
-          if (i + prefetch_distance < ops.size()) state_.prefetch_hashed(in[i + prefetch_distance]);
-          auto r = state_.apply(in[i], now, false);
+          op_in& in = *c;
+          in.key_hash = hashes[i].first;
+          in.account_hash = hashes[i].second;
+          if (i + prefetch_distance < ops.size()) state_.prefetch_key(hashes[i + prefetch_distance].first);
+          auto r = state_.apply(in, now, false);
           if (!r) {
             failed.emplace(i, r.error());
             break;
           }
-          if (r->replayed) chain_wait = std::max(chain_wait, r->record_seq);
-          else applied.push_back(i);
-          res[i].emplace(std::move(*r));
+          if (r->replayed) {
+            chain_wait = std::max(chain_wait, r->record_seq);
+          } else {
+            ++applied;
+            if constexpr (persistent) state::encode_op(w, in, *r);
+          }
+          out.emplace_back(to_receipt(*r));
         }
         if (failed) {
-          state_.rollback(chain_sp);
-          applied.resize(applied_mark);
+          if (!single) state_.rollback(chain_sp);
+          applied = applied_mark;
+          w.rewind(chain_at);
+          while (out.size() > begin) out.pop_back();
           for (std::size_t i = begin; i <= end; ++i) {
-            if (i == failed->first) res[i].emplace(failed->second);
+            if (i == failed->first) out.emplace_back(failed->second);
             else
-              res[i].emplace(tollgate::error(
+              out.emplace_back(tollgate::error(
                   failed->second.code(),
                   fmt::format("not applied: operation {} of its linked chain failed: {}",
                               failed->first, failed->second.message())));
@@ -315,29 +352,25 @@ class basic_ledger {
         begin = end + 1;
       }
       result<void> d;
-      if (!applied.empty()) {
-        if constexpr (persistent) {
-          const std::size_t pos = storage_type::begin_frame(pending_);
-          writer w(pending_);
-          w.u8v(record_format);
-          w.i64v(now);
-          w.u32v(static_cast<u32>(applied.size()));
-          for (std::size_t i : applied) state::encode_op(w, in[i], **res[i]);
+      if constexpr (persistent) {
+        if (applied != 0) {
+          store_le<u32>(count_at, applied);
+          pending_.resize(static_cast<std::size_t>(w.position() - pending_.data()));
           d = commit_record(lk, pos, batch_sp);
         } else {
-          state_.forget_all_undo();
+          pending_.resize(pos);
+          trim_undo();
         }
       } else {
-        trim_undo();
+        if (applied != 0) state_.forget_all_undo();
+        else trim_undo();
       }
       if (d && wait_seq != 0) d = wait_durable(lk, wait_seq);
       return d;
     });
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (!*res[i]) out.emplace_back(res[i]->error());
-      else if (!durable) out.emplace_back(durable.error());
-      else out.emplace_back(to_receipt(**res[i]));
-    }
+    if (!durable)
+      for (auto& r : out)
+        if (r) r = durable.error();
     return out;
   }
 
@@ -581,6 +614,25 @@ class basic_ledger {
 
   // ------------------------------------------------------------ conversion
 
+  // The parts of an operation its encoded size depends on (no conversion).
+  static op_in shape(const operation& o) noexcept {
+    op_in in;
+    in.kind = o.kind;
+    in.key = o.key;
+    in.account = o.account;
+    in.reason = o.reason;
+    return in;
+  }
+
+  // The record's size bound, counting an operation that does not convert as
+  // nothing (it fails before it takes any room).
+  static std::size_t exact_size(std::span<const operation> ops) {
+    std::size_t size = record_header_size;
+    for (const operation& o : ops)
+      if (convert(o)) size += ledger_detail::state::encoded_size(shape(o));
+    return size;
+  }
+
   static result<op_in> convert(const operation& o) {
     using namespace ledger_detail;
     op_in in;
@@ -634,8 +686,9 @@ class basic_ledger {
     auto c = convert(o);
     if (!c) return c.error();
     op_in& op = *c;
+    state::hash_key(op);
     std::unique_lock lk(mutex_);
-    state_.prefetch(op);  // the key's index slot loads while the clock is read
+    state_.prefetch_key(op.key_hash);  // the key's index slot loads while the clock is read
     if (auto w = check_writable(); !w) return w.error();
     if constexpr (persistent) {
       if (record_header_size + state::encoded_size(op) > storage_->max_payload())
@@ -658,11 +711,15 @@ class basic_ledger {
       // Applied in memory: encoding and committing must not stop half-way.
       auto d = no_throw([&] {
         const std::size_t pos = storage_type::begin_frame(pending_);
-        writer w(pending_);
+        const std::size_t at = pending_.size();
+        pending_.resize(at + record_header_size + state::encoded_size(op));
+        span_writer w(pending_.data() + at, pending_.data() + pending_.size());
         w.u8v(record_format);
         w.i64v(now);
         w.u32v(1);
         state::encode_op(w, op, *r);
+        TOLLGATE_ASSERT(w.position() == pending_.data() + pending_.size(),
+                        "ledger: encoded_size() disagrees with encode_op()");
         return commit_record(lk, pos, sp);
       });
       if (!d) return d.error();

@@ -74,12 +74,71 @@ inline constexpr std::size_t max_id_bytes = 128;
 /// Adjustment reasons: 1 to 1024 bytes, no control characters.
 inline constexpr std::size_t max_reason_bytes = 1024;
 
-[[nodiscard]] inline bool printable_ascii(std::string_view s) noexcept {
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u > 0x7e) return false;
+// Unaligned little-endian loads for the word-at-a-time loops below.
+[[nodiscard]] inline u64 load_u64(const char* p) noexcept {
+  u64 w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+[[nodiscard]] inline u64 load_u32(const char* p) noexcept {
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+/// Copies n bytes; for the short strings of ids and keys with fixed-size,
+/// possibly overlapping, moves inside [dst, dst + n) instead of a library call.
+inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* p = static_cast<const unsigned char*>(src);
+  if (n > 16) {
+    std::memcpy(d, p, n);
+  } else if (n >= 8) {
+    u64 a, b;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + n - 8, 8);
+    std::memcpy(d, &a, 8);
+    std::memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    std::memcpy(d, &a, 4);
+    std::memcpy(d + n - 4, &b, 4);
+  } else if (n > 0) {
+    const unsigned char a = p[0], b = p[n / 2], c = p[n - 1];
+    d[0] = a;
+    d[n / 2] = b;
+    d[n - 1] = c;
   }
-  return true;
+}
+
+/// The bytes of a string of 1 to 7 bytes as one word, every byte present
+/// (some twice) and the rest `pad`: for a given length, different strings
+/// give different words. Fixed-size loads only: a variable-length memcpy
+/// would be a library call, which costs more than the whole hash.
+[[nodiscard]] inline u64 short_word(const char* p, std::size_t n, u64 pad) noexcept {
+  if (n >= 4) return load_u32(p) | (load_u32(p + n - 4) << 32);
+  const auto b = [p](std::size_t i) { return static_cast<u64>(static_cast<unsigned char>(p[i])); };
+  return b(0) | (b(n / 2) << 8) | (b(n - 1) << 16) | (pad & ~u64{0xFFFFFF});
+}
+
+// Eight bytes at a time: non-zero when some byte of `w` is below 0x20 or
+// above 0x7e. The first term is the classic "has a byte less than n" test
+// (exact for n <= 0x80); the second sets a byte's high bit exactly at 0x7f
+// once no byte has its high bit set, which the third term checks.
+[[nodiscard]] constexpr u64 non_printable_bytes(u64 w) noexcept {
+  constexpr u64 ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  return (((w - 0x20 * ones) & ~w) | (w + ones) | w) & highs;
+}
+
+[[nodiscard]] inline bool printable_ascii(std::string_view s) noexcept {
+  const char* p = s.data();
+  std::size_t n = s.size();
+  if (n < 8) return n == 0 || non_printable_bytes(short_word(p, n, 0x4141414141414141ull)) == 0;
+  u64 bad = non_printable_bytes(load_u64(p + n - 8));  // the last eight, maybe overlapping
+  for (; n >= 8; p += 8, n -= 8) bad |= non_printable_bytes(load_u64(p));
+  return bad == 0;
 }
 
 // The id is quoted in messages only when it is printable, so an operator's
@@ -100,6 +159,23 @@ inline constexpr std::size_t max_reason_bytes = 1024;
     return result<void>(code, fmt::format("{} {} contains a byte outside printable ASCII (0x20-0x7e)",
                                           what, quote_id(s)));
   return {};
+}
+
+/// a == b, with word compares for short strings (ids, keys).
+[[nodiscard]] inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const char *p = a.data(), *q = b.data();
+  if (n > 16) return std::memcmp(p, q, n) == 0;
+  if (n >= 8) return ((load_u64(p) ^ load_u64(q)) | (load_u64(p + n - 8) ^ load_u64(q + n - 8))) == 0;
+  if (n == 0) return true;
+  return short_word(p, n, 0) == short_word(q, n, 0);
+}
+
+/// True when `s` is a valid account id or key (the fast test; check_id()
+/// says what is wrong).
+[[nodiscard]] inline bool valid_id(std::string_view s) noexcept {
+  return !s.empty() && s.size() <= max_id_bytes && printable_ascii(s);
 }
 
 [[nodiscard]] inline result<void> check_account_id(std::string_view s) {
@@ -187,6 +263,58 @@ class writer {
   std::vector<std::byte>& out_;
 };
 
+/**
+ * Writes little-endian values into bytes reserved beforehand (a journal
+ * record, whose size is known before it is encoded): the same calls as
+ * writer, plain stores instead of a vector append per field. Writing past
+ * the end is a broken precondition (TOLLGATE_ASSERT), never an overflow.
+ */
+class span_writer {
+ public:
+  span_writer(std::byte* begin, std::byte* end) noexcept : p_(begin), end_(end) {}
+  void u8v(u8 v) { put(&v, 1); }
+  void u16v(u16 v) { le(v); }
+  void u32v(u32 v) { le(v); }
+  void u64v(u64 v) { le(v); }
+  void i64v(i64 v) { le(static_cast<u64>(v)); }
+  void i128v(i128 v) {
+    const u128 u = static_cast<u128>(v);
+    le(static_cast<u64>(u));
+    le(static_cast<u64>(u >> 64));
+  }
+  void bytes(const void* p, std::size_t n) { put(p, n); }
+  void str8(std::string_view s) {
+    TOLLGATE_ASSERT(1 + s.size() <= static_cast<std::size_t>(end_ - p_),
+                    "ledger: a record outgrew its reserved size");
+    *p_ = static_cast<std::byte>(s.size());
+    copy_bytes(p_ + 1, s.data(), s.size());
+    p_ += 1 + s.size();
+  }
+  void str32(std::string_view s) {
+    u32v(static_cast<u32>(s.size()));
+    put(s.data(), s.size());
+  }
+  /// Where the next byte goes.
+  [[nodiscard]] std::byte* position() const noexcept { return p_; }
+  /// Moves back to `p` (an earlier position()): what followed is dropped.
+  void rewind(std::byte* p) noexcept { p_ = p; }
+
+ private:
+  template <class U>
+  void le(U v) {
+    std::byte b[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
+    put(b, sizeof(U));
+  }
+  void put(const void* p, std::size_t n) {
+    TOLLGATE_ASSERT(n <= static_cast<std::size_t>(end_ - p_), "ledger: a record outgrew its reserved size");
+    std::memcpy(p_, p, n);
+    p_ += n;
+  }
+  std::byte* p_;
+  std::byte* end_;
+};
+
 /// Reads little-endian values from untrusted bytes; any read past the end
 /// sets a sticky failure instead of reading out of bounds.
 class reader {
@@ -268,16 +396,11 @@ template <class U>
   const char* p = s.data();
   std::size_t n = s.size();
   for (; n >= 8; p += 8, n -= 8) {
-    u64 w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * m;
+    h = (h ^ load_u64(p)) * m;
     h ^= h >> 29;
   }
-  if (n > 0) {
-    u64 w = 0;
-    std::memcpy(&w, p, n);
-    h = (h ^ w) * m;
-  }
+  // The tail (the length is in the seed, so the word is unambiguous).
+  if (n > 0) h = (h ^ short_word(p, n, 0)) * m;
   h ^= h >> 32;
   h *= 0xD6E8FEB86659FD93ull;
   h ^= h >> 32;

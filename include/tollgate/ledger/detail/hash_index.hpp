@@ -56,13 +56,30 @@ class hash_index {
  public:
   static constexpr std::uint64_t empty = ~std::uint64_t{0};
 
+  /// Where a find() that missed stopped: the free slot an insert of the
+  /// same hash would take, as long as the index has not changed since.
+  struct hint {
+    std::size_t slot = ~std::size_t{0};
+    std::uint64_t version = 0;
+  };
+
   /// The value whose slot has hash `h` and for which `eq(value)` holds.
   template <class Eq>
   [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t h, Eq&& eq) const {
+    hint unused;
+    return find(h, eq, unused);
+  }
+  /// The same, and on a miss where an insert of `h` would go.
+  template <class Eq>
+  [[nodiscard]] std::optional<std::uint64_t> find(std::uint64_t h, Eq&& eq, hint& where) const {
+    where = hint{};
     if (slots_.empty()) return std::nullopt;
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
-      if (s.value == empty) return std::nullopt;
+      if (s.value == empty) {
+        where = hint{i, version_};
+        return std::nullopt;
+      }
       if (s.hash == h && eq(s.value)) return s.value;
     }
   }
@@ -72,6 +89,18 @@ class hash_index {
     if ((size_ + 1) * 4 > slots_.size() * 3) grow();
     place(h, v);
     ++size_;
+    ++version_;
+  }
+  /// insert(h, v) where a missed find(h, ..., where) stopped: no second
+  /// probe when nothing changed in between (otherwise a plain insert).
+  void insert(std::uint64_t h, std::uint64_t v, const hint& where) {
+    if (where.version != version_ || where.slot >= slots_.size() || (size_ + 1) * 4 > slots_.size() * 3) {
+      insert(h, v);
+      return;
+    }
+    slots_[where.slot] = slot{h, v};
+    ++size_;
+    ++version_;
   }
 
   /// Removes the slot with hash `h` whose value satisfies `eq`; false if none.
@@ -97,6 +126,7 @@ class hash_index {
     }
     slots_[hole] = slot{};
     --size_;
+    ++version_;
     return true;
   }
 
@@ -110,9 +140,11 @@ class hash_index {
     slots_.clear();
     mask_ = 0;
     size_ = 0;
+    ++version_;
   }
   void reserve(std::size_t n) {
     while (n * 4 > slots_.size() * 3) grow();
+    ++version_;
   }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
@@ -138,6 +170,7 @@ class hash_index {
   std::vector<slot, huge_page_allocator<slot>> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+  std::uint64_t version_ = 1;  // changes with every change of slots_ (hints check it)
 };
 
 }  // namespace tollgate::ledger_detail
