@@ -234,8 +234,13 @@ template <class R>
     // no division is needed.
     std::int64_t w;
     if constexpr (std::same_as<R, round_up>) {
-      w = raw / unit;  // truncates toward zero: already the ceiling when raw < 0
-      if (raw % unit != 0 && raw > 0) ++w;
+      if (raw >= 0) {
+        // (raw + unit - 1) cannot overflow unsigned; one unsigned division.
+        w = static_cast<std::int64_t>((static_cast<std::uint64_t>(raw) + (unit - 1)) /
+                                      static_cast<std::uint64_t>(unit));
+      } else {
+        w = raw / unit;  // truncates toward zero: the ceiling of a negative quotient
+      }
     } else {
       if (raw == min) return false;
       const std::int64_t mag = raw < 0 ? -raw : raw;
@@ -416,20 +421,29 @@ class basic_catalog {
   // Checks `u` against `model` and prices it into `q`; the error, if any.
   [[nodiscard]] std::optional<error> price_into(std::string_view model, const usage& u,
                                                 ::tollgate::quote& q) const {
-    const std::size_t i = index_.find(model, id_of());
-    if (i == detail::model_index::npos) [[unlikely]]
-      return unknown_model(model);
-    if (quick_price(i, u, q)) [[likely]]
+    if (const std::size_t i = index_.find(model, id_of());
+        i != detail::model_index::npos && quick_price(i, u, q)) [[likely]]
       return std::nullopt;
+    // Out of line, from the model id again: the path above then makes no
+    // call at all, so it needs no registers saved and spills nothing (on a
+    // quote, stores are what costs).
+    return slow_price_into(model, u, q);
+  }
+
+  TOLLGATE_NOINLINE std::optional<error> slow_price_into(std::string_view model, const usage& u,
+                                                         ::tollgate::quote& q) const {
+    const std::size_t i = index_.find(model, id_of());
+    if (i == detail::model_index::npos) return unknown_model(model);
     return checked_price(models_[i], entries_[i], u, q);
   }
 
-  // The common case in few instructions: usage that plainly passes every
-  // check of checked_price (only seconds, outputs and audio given, each in
-  // its range, everything the model needs given) on a rate with an int64
-  // path whose charge fits int64. For anything else it returns false with
-  // `q` as it was, and checked_price decides from scratch, with every
-  // message. (A test compares the two paths on random usage.)
+  // The common case in few instructions and no call: usage that plainly
+  // passes every check of checked_price (only seconds, outputs and audio
+  // given, each in its range, everything the model needs given) on one of
+  // the shipped rates with an int64 path, whose charge fits int64. For
+  // anything else it returns false with `q` as it was, and checked_price
+  // decides from scratch, with every message. (A test compares the two
+  // paths on random usage.)
   [[nodiscard]] TOLLGATE_HOT_INLINE bool quick_price(std::size_t i, const usage& u,
                                                    ::tollgate::quote& q) const {
     const entry& e = entries_[i];
@@ -446,7 +460,10 @@ class basic_catalog {
       return false;
     const model_spec& m = models_[i];
     std::int64_t raw, charged, dollars;
-    if (!fast_per_credit_ || !m.rate.itemize_raw(u, &q.lines, raw)) return false;
+    // Already empty; saying so lets the compiler drop the "breakdown full"
+    // branch (and its call) from this path.
+    q.lines.clear();
+    if (!fast_per_credit_ || !detail::itemize_shipped_raw(m.rate, u, &q.lines, raw)) return false;
     // A negative cost is an error (checked_price says so); with raw >= 0 and
     // a positive credit price, the charge and its dollars are >= 0 too.
     if (raw < 0 || !detail::fast_charge<R>(raw, *fast_per_credit_, charged, dollars)) {

@@ -21,13 +21,25 @@
 /// Marks the few small functions on the quote's hot path that must be
 /// inlined: the compiler's size heuristics keep them out of line once error
 /// paths are near, and a call with nine arguments costs more than the work.
+/// TOLLGATE_NOINLINE keeps a slow path out of the hot function that calls it.
 #if defined(__GNUC__) || defined(__clang__)
 #define TOLLGATE_HOT_INLINE __attribute__((always_inline)) inline
+#define TOLLGATE_NOINLINE __attribute__((noinline))
 #else
 #define TOLLGATE_HOT_INLINE inline
+#define TOLLGATE_NOINLINE
 #endif
 
 namespace tollgate {
+
+enum class quantity_unit : std::uint8_t;
+class breakdown;
+
+namespace detail {
+void add_raw_line(breakdown* b, std::string_view item, std::string_view variant,
+                  quantity_unit unit, std::int64_t used, std::int64_t block, std::int64_t blocks,
+                  const credits& price, std::int64_t raw);
+}  // namespace detail
 
 /// The unit a breakdown line counts in.
 enum class quantity_unit : std::uint8_t {
@@ -125,6 +137,26 @@ class breakdown {
  private:
   static_assert(std::is_trivially_destructible_v<line>,
                 "breakdown never destroys its lines; line must stay trivially destructible");
+  friend void detail::add_raw_line(breakdown*, std::string_view, std::string_view, quantity_unit,
+                                   std::int64_t, std::int64_t, std::int64_t, const credits&,
+                                   std::int64_t);
+
+  // add() with the amount given as raw >= 0 micro-credits: the amount is
+  // built in the line itself, not in a temporary that is then copied (the
+  // int64 paths of the shipped rates; every store counts on a quote).
+  TOLLGATE_HOT_INLINE void add_raw(std::string_view item, std::string_view variant,
+                                   quantity_unit unit, std::int64_t used, std::int64_t block,
+                                   std::int64_t blocks, const credits& price, std::int64_t raw) {
+    if (size_ < capacity) [[likely]] {
+      new (slot(size_)) line{.item = item, .variant = variant, .unit = unit, .used = used,
+                             .block = block, .blocks = blocks, .price = price,
+                             .amount = credits::from_raw(credits::rep(static_cast<std::uint64_t>(raw)))};
+      ++size_;
+      return;
+    }
+    fold(credits::from_raw(credits::rep(static_cast<std::uint64_t>(raw))));
+  }
+
   // Full: the last line becomes "other charges" and absorbs `amount`.
   void fold(const credits& amount) {
     line& last = *std::launder(slot(capacity - 1));

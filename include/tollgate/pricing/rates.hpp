@@ -73,7 +73,11 @@ template <class F>
 
 // a / b rounded up, for a >= 0 and b > 0 (no intermediate overflow).
 [[nodiscard]] constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) noexcept {
-  return a / b + (a % b != 0 ? 1 : 0);
+  // In unsigned arithmetic a + b - 1 cannot overflow (both are below 2^63),
+  // and one unsigned division costs less than a signed one and its remainder.
+  const auto ua = static_cast<std::uint64_t>(a);
+  const auto ub = static_cast<std::uint64_t>(b);
+  return static_cast<std::int64_t>((ua + ub - 1) / ub);
 }
 
 // The raw micro-credits of `v` as an int64 when they fit.
@@ -153,7 +157,7 @@ template <class A>
 TOLLGATE_HOT_INLINE void add_raw_line(breakdown* b, std::string_view item, std::string_view variant,
                                       quantity_unit unit, std::int64_t used, std::int64_t block,
                                       std::int64_t blocks, const credits& price, std::int64_t raw) {
-  if (b) b->add(item, variant, unit, used, block, blocks, price, from_nonnegative_raw<credits>(raw));
+  if (b) b->add_raw(item, variant, unit, used, block, blocks, price, raw);
 }
 
 // Itemizes any Rate: through itemize() when it has one, else as one line.
@@ -714,6 +718,14 @@ max_of(Rs...) -> max_of<Rs...>;
 
 // -------------------------------------------------------------------- any_rate
 
+class any_rate;
+
+namespace detail {
+/// any_rate::itemize_raw() when the rate is one of the shipped ones (called
+/// directly, inlinable); false, without a call, for any other rate.
+inline bool itemize_shipped_raw(const any_rate& r, const usage& u, breakdown* b, std::int64_t& raw);
+}  // namespace detail
+
 /**
  * Any Rate behind one type: what a catalog stores for each model.
  *
@@ -773,15 +785,9 @@ class any_rate {
   [[nodiscard]] TOLLGATE_HOT_INLINE bool itemize_raw(const usage& u, breakdown* b,
                                                    std::int64_t& raw) const {
     // The shipped rates with an int64 path are called directly, so the
-    // compiler can inline them into the caller (the quote's hot path);
-    // anything else goes through the virtual call.
-    switch (known_) {
-      case known::per_second: return static_cast<const per_second*>(rate_)->itemize_raw(u, b, raw);
-      case known::per_block: return static_cast<const per_block*>(rate_)->itemize_raw(u, b, raw);
-      case known::per_generation:
-        return static_cast<const per_generation*>(rate_)->itemize_raw(u, b, raw);
-      case known::other: break;
-    }
+    // compiler can inline them into the caller; anything else goes through
+    // the virtual call.
+    if (known_ != known::other) return itemize_shipped_raw(u, b, raw);
     return impl_ && impl_->itemize_raw(u, b, raw);
   }
   /// The fields the rate reads; usage_fields::unknown when it does not say.
@@ -825,6 +831,25 @@ class any_rate {
     R rate;
   };
 
+  friend bool detail::itemize_shipped_raw(const any_rate&, const usage&, breakdown*,
+                                          std::int64_t&);
+
+  // itemize_raw() of the shipped rate held, called directly; false for any
+  // other rate (without the virtual call, so that a caller's hot path makes
+  // no call at all).
+  [[nodiscard]] TOLLGATE_HOT_INLINE bool itemize_shipped_raw(const usage& u, breakdown* b,
+                                                           std::int64_t& raw) const {
+    switch (known_) {
+      [[likely]] case known::per_second:  // most video models
+        return static_cast<const per_second*>(rate_)->itemize_raw(u, b, raw);
+      case known::per_block: return static_cast<const per_block*>(rate_)->itemize_raw(u, b, raw);
+      case known::per_generation:
+        return static_cast<const per_generation*>(rate_)->itemize_raw(u, b, raw);
+      case known::other: break;
+    }
+    return false;
+  }
+
   // Which shipped rate impl_ holds, if one with an int64 path, and a
   // pointer to it inside *impl_. Copies share *impl_, so the pointer stays
   // valid in every copy.
@@ -834,6 +859,11 @@ class any_rate {
   const void* rate_ = nullptr;
   known known_ = known::other;
 };
+
+TOLLGATE_HOT_INLINE bool detail::itemize_shipped_raw(const any_rate& r, const usage& u, breakdown* b,
+                                                     std::int64_t& raw) {
+  return r.itemize_shipped_raw(u, b, raw);
+}
 
 static_assert(Rate<per_second> && ItemizedRate<per_second>);
 static_assert(ItemizedRate<per_generation> && ItemizedRate<per_characters>);
