@@ -3,7 +3,8 @@
 // encoding round trips and bounds-checked reading (both writers), the id
 // rules and the word-at-a-time string helpers against byte-by-byte
 // references, the flat hash index under insertions and backward-shift
-// deletions (with and without insert hints), and the key bytes' FIFO.
+// deletions (with and without insert hints), the key bytes' FIFO and the
+// entries' chunked array.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -227,4 +228,34 @@ TEST_CASE("string_fifo: strings stay intact across chunks, pushed and dropped at
   f.clear();
   CHECK(f.end() == 0);
   CHECK(f.get(f.push_back("again"), 5) == "again");
+}
+
+TEST_CASE("chunked_vector: an append-only array across chunks", "[ledger][codec]") {
+  ld::chunked_vector<std::uint64_t, 8> v;  // small chunks: many boundaries
+  std::vector<std::uint64_t> ref;
+  std::mt19937_64 rng(7);
+  for (int step = 0; step < 5000; ++step) {
+    if (ref.empty() || rng() % 3 != 0) {
+      const std::uint64_t x = rng();
+      v.push_back(x);
+      ref.push_back(x);
+    } else {
+      v.pop_back();
+      ref.pop_back();
+    }
+    REQUIRE(v.size() == ref.size());
+    REQUIRE(v.empty() == ref.empty());
+    if (!ref.empty()) {
+      REQUIRE(v.front() == ref.front());
+      REQUIRE(v.back() == ref.back());
+      const std::size_t i = rng() % ref.size();
+      REQUIRE(v[i] == ref[i]);
+    }
+  }
+  CHECK(std::equal(v.begin(), v.end(), ref.begin(), ref.end()));
+  v.clear();
+  CHECK(v.empty());
+  CHECK(v.begin() == v.end());
+  v.push_back(42);
+  CHECK(v[0] == 42);
 }
