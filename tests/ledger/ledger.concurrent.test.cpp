@@ -157,6 +157,16 @@ using mem_ledger = tollgate::ledger;
 using gc_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
     std::chrono::system_clock, tollgate::journal_storage<slow_sync_fs>, tollgate::multi_thread>>;
 
+/// A group-commit journal in `dir` on the slow-fsync file system.
+tollgate::basic_journal_config<slow_sync_fs> group_commit_config(const test_support::temp_dir& dir,
+                                                                 std::size_t segment_bytes = 0) {
+  tollgate::basic_journal_config<slow_sync_fs> cfg;
+  cfg.path = dir.file("ledger.journal");
+  cfg.mode = tollgate::durability::group_commit;
+  if (segment_bytes != 0) cfg.segment_bytes = segment_bytes;
+  return cfg;
+}
+
 }  // namespace
 
 TEST_CASE("concurrent: holds, captures, releases and charges never overdraw", "[ledger][concurrent]") {
@@ -194,10 +204,7 @@ TEST_CASE("concurrent: a key raced by several threads takes effect once", "[ledg
 
 TEST_CASE("concurrent: group commit shares fdatasyncs and loses nothing", "[ledger][concurrent][journal]") {
   test_support::temp_dir dir("group");
-  tollgate::basic_journal_config<slow_sync_fs> cfg;
-  cfg.path = dir.file("ledger.journal");
-  cfg.mode = tollgate::durability::group_commit;
-  cfg.segment_bytes = 256 * 1024;
+  auto cfg = group_commit_config(dir, 256 * 1024);
   auto syncs = cfg.fs.syncs;
   std::vector<tally> tallies;
   std::uint64_t ops = 0;
@@ -232,9 +239,7 @@ TEST_CASE("concurrent: group commit shares fdatasyncs and loses nothing", "[ledg
 TEST_CASE("concurrent: a failed group fdatasync fails every waiter and stops writes",
           "[ledger][concurrent][journal]") {
   test_support::temp_dir dir("groupfail");
-  tollgate::basic_journal_config<slow_sync_fs> cfg;
-  cfg.path = dir.file("ledger.journal");
-  cfg.mode = tollgate::durability::group_commit;
+  auto cfg = group_commit_config(dir);
   auto opened = gc_ledger::open(cfg);
   REQUIRE(opened);
   gc_ledger& l = **opened;
@@ -262,9 +267,7 @@ TEST_CASE("concurrent: a failed group fdatasync fails every waiter and stops wri
 
 TEST_CASE("concurrent: snapshots while group-commit callers wait", "[ledger][concurrent][journal]") {
   test_support::temp_dir dir("groupsnap");
-  tollgate::basic_journal_config<slow_sync_fs> cfg;
-  cfg.path = dir.file("ledger.journal");
-  cfg.mode = tollgate::durability::group_commit;
+  auto cfg = group_commit_config(dir);
   auto opened = gc_ledger::open(cfg);
   REQUIRE(opened);
   gc_ledger& l = **opened;
@@ -312,10 +315,7 @@ TEST_CASE("concurrent: every member at once under group commit", "[ledger][concu
   // effect twice, linked pairs were all-or-nothing, usage equals what the
   // receipts say, every invariant holds, and a reopen shows the same book.
   test_support::temp_dir dir("everything");
-  tollgate::basic_journal_config<slow_sync_fs> cfg;
-  cfg.path = dir.file("ledger.journal");
-  cfg.mode = tollgate::durability::group_commit;
-  cfg.segment_bytes = 256 * 1024;
+  auto cfg = group_commit_config(dir, 256 * 1024);
   auto opened = gc_ledger::open(cfg);
   REQUIRE(opened);
   gc_ledger& l = **opened;

@@ -223,11 +223,14 @@ __attribute__((target("sse4.2"))) inline u32 crc32c_sse42(const void* data, std:
 
 // ------------------------------------------------------------- encoding
 
-/// Appends little-endian values to a byte vector.
-class writer {
+/**
+ * The field encodings shared by writer and span_writer: each is written
+ * little-endian through Derived::put(p, n), so the two cannot drift apart.
+ */
+template <class Derived>
+class le_encoder {
  public:
-  explicit writer(std::vector<std::byte>& out) noexcept : out_(out) {}
-  void u8v(u8 v) { out_.push_back(static_cast<std::byte>(v)); }
+  void u8v(u8 v) { self().put(&v, 1); }
   void u16v(u16 v) { le(v); }
   void u32v(u32 v) { le(v); }
   void u64v(u64 v) { le(v); }
@@ -237,10 +240,7 @@ class writer {
     le(static_cast<u64>(u));
     le(static_cast<u64>(u >> 64));
   }
-  void bytes(const void* p, std::size_t n) {
-    const auto* b = static_cast<const std::byte*>(p);
-    out_.insert(out_.end(), b, b + n);
-  }
+  void bytes(const void* p, std::size_t n) { self().put(p, n); }
   /// A string with a one-byte length (ids and keys: at most 255 bytes).
   void str8(std::string_view s) {
     u8v(static_cast<u8>(s.size()));
@@ -251,14 +251,28 @@ class writer {
     u32v(static_cast<u32>(s.size()));
     bytes(s.data(), s.size());
   }
-  [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
 
  private:
+  Derived& self() noexcept { return static_cast<Derived&>(*this); }
   template <class U>
   void le(U v) {
     std::byte b[sizeof(U)];
     for (std::size_t i = 0; i < sizeof(U); ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
-    out_.insert(out_.end(), b, b + sizeof(U));
+    self().put(b, sizeof(U));
+  }
+};
+
+/// Appends little-endian values to a byte vector.
+class writer : public le_encoder<writer> {
+ public:
+  explicit writer(std::vector<std::byte>& out) noexcept : out_(out) {}
+  [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+
+ private:
+  friend class le_encoder<writer>;
+  void put(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    out_.insert(out_.end(), b, b + n);
   }
   std::vector<std::byte>& out_;
 };
@@ -269,20 +283,10 @@ class writer {
  * writer, plain stores instead of a vector append per field. Writing past
  * the end is a broken precondition (TOLLGATE_ASSERT), never an overflow.
  */
-class span_writer {
+class span_writer : public le_encoder<span_writer> {
  public:
   span_writer(std::byte* begin, std::byte* end) noexcept : p_(begin), end_(end) {}
-  void u8v(u8 v) { put(&v, 1); }
-  void u16v(u16 v) { le(v); }
-  void u32v(u32 v) { le(v); }
-  void u64v(u64 v) { le(v); }
-  void i64v(i64 v) { le(static_cast<u64>(v)); }
-  void i128v(i128 v) {
-    const u128 u = static_cast<u128>(v);
-    le(static_cast<u64>(u));
-    le(static_cast<u64>(u >> 64));
-  }
-  void bytes(const void* p, std::size_t n) { put(p, n); }
+  /// As le_encoder::str8, with one bounds check for the length and the bytes.
   void str8(std::string_view s) {
     TOLLGATE_ASSERT(1 + s.size() <= static_cast<std::size_t>(end_ - p_),
                     "ledger: a record outgrew its reserved size");
@@ -290,22 +294,13 @@ class span_writer {
     copy_bytes(p_ + 1, s.data(), s.size());
     p_ += 1 + s.size();
   }
-  void str32(std::string_view s) {
-    u32v(static_cast<u32>(s.size()));
-    put(s.data(), s.size());
-  }
   /// Where the next byte goes.
   [[nodiscard]] std::byte* position() const noexcept { return p_; }
   /// Moves back to `p` (an earlier position()): what followed is dropped.
   void rewind(std::byte* p) noexcept { p_ = p; }
 
  private:
-  template <class U>
-  void le(U v) {
-    std::byte b[sizeof(U)];
-    for (std::size_t i = 0; i < sizeof(U); ++i) b[i] = static_cast<std::byte>(v >> (8 * i));
-    put(b, sizeof(U));
-  }
+  friend class le_encoder<span_writer>;
   void put(const void* p, std::size_t n) {
     TOLLGATE_ASSERT(n <= static_cast<std::size_t>(end_ - p_), "ledger: a record outgrew its reserved size");
     std::memcpy(p_, p, n);
