@@ -9,13 +9,21 @@
 // data/runway-catalog.json. Prints a small table, or with --json exact decimal
 // strings. Exit status: 0 on success; 2 on bad input, with one line on stderr
 // and nothing on stdout; 1 on an internal error.
+//
+// A plan file is {"jobs": [JOB, ...]}; a JOB takes the same fields as the
+// flags: "model" (required), "seconds" (an integer or a decimal string),
+// "outputs", "resolution", "audio", "text" or "text_file" (not both; a path
+// relative to the plan file's directory unless absolute), and "count" (how
+// many such jobs, 1 by default).
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -133,7 +141,29 @@ struct plan_entry {
 
 [[noreturn]] void plan_error(const std::string& file, const std::string& path,
                              const std::string& reason) {
-  throw bad_input(fmt::format("plan '{}': {}: {}", file, path, reason));
+  throw bad_input(path.empty() ? fmt::format("plan '{}': {}", file, reason)
+                               : fmt::format("plan '{}': {}: {}", file, path, reason));
+}
+
+// The text of a job's "text_file": resolved against the plan file's own
+// directory (unless absolute), so a plan and its texts move together.
+std::string plan_text_file(const std::string& file, const std::string& path,
+                           const std::string& name) {
+  if (name.empty()) plan_error(file, path, "expected a file name, got an empty string");
+  const std::filesystem::path relative(name);
+  const std::string resolved = relative.is_absolute()
+                                   ? relative.string()
+                                   : (std::filesystem::path(file).parent_path() / relative).string();
+  std::string text;
+  try {
+    text = read_file(resolved, "text file");
+  } catch (const bad_input& e) {
+    plan_error(file, path, e.what());
+  }
+  // Checked here, not only when pricing, so the message names the file.
+  if (auto n = tollgate::count_characters(text); !n)
+    plan_error(file, path, fmt::format("'{}': {}", resolved, n.error().message()));
+  return text;
 }
 
 std::int64_t plan_integer(const ojson& v, const std::string& file, const std::string& path) {
@@ -152,10 +182,12 @@ std::vector<plan_entry> parse_plan(const std::string& file) {
     // {"count": 2, "count": 3} would silently price 3.
     doc = tollgate::json::parse_strict(
         text, [&](const std::string& path) { plan_error(file, path, "repeated key"); });
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    if (const auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
-    throw bad_input(fmt::format("plan '{}': not valid JSON: {}", file, what));
+  } catch (const tollgate::json::bad_json& e) {
+    // Every parser failure, not only a syntax error: `"seconds": 1e400` is
+    // valid JSON that no double holds (nlohmann's out_of_range, not a
+    // parse_error), and used to escape as an "internal error".
+    if (e.syntax()) throw bad_input(fmt::format("plan '{}': not valid JSON: {}", file, e.reason()));
+    plan_error(file, e.path(), e.reason());
   }
   if (!doc.is_object() || !doc.contains("jobs"))
     throw bad_input(fmt::format("plan '{}': expected an object {{\"jobs\": [...]}}", file));
@@ -170,6 +202,7 @@ std::vector<plan_entry> parse_plan(const std::string& file) {
     const ojson& j = jobs[i];
     if (!j.is_object()) plan_error(file, at, "expected an object");
     plan_entry e;
+    std::optional<std::string> text_file;
     for (const auto& [key, v] : j.items()) {
       const std::string path = fmt::format("{}.{}", at, key);
       tollgate::usage& u = e.job.usage;
@@ -200,15 +233,25 @@ std::vector<plan_entry> parse_plan(const std::string& file) {
       } else if (key == "text") {
         if (!v.is_string()) plan_error(file, path, "expected a string");
         u.text = v.get<std::string>();
+      } else if (key == "text_file") {
+        if (!v.is_string()) plan_error(file, path, "expected a file name (a string)");
+        text_file = v.get<std::string>();
       } else if (key == "count") {
         e.count = plan_integer(v, file, path);
         if (e.count < 1) plan_error(file, path, fmt::format("must be at least 1, got {}", e.count));
       } else {
         plan_error(file, path,
-                   "unknown field; a job has model, seconds, outputs, resolution, audio, text, count");
+                   "unknown field; a job has model, seconds, outputs, resolution, audio, text, "
+                   "text_file, count");
       }
     }
     if (e.job.model.empty()) plan_error(file, at + ".model", "is missing");
+    if (text_file) {
+      // As --text-file excludes --text.
+      if (e.job.usage.text)
+        plan_error(file, at + ".text_file", "give either text or text_file, not both");
+      e.job.usage.text = plan_text_file(file, at + ".text_file", *text_file);
+    }
     plan.push_back(std::move(e));
   }
   return plan;
@@ -282,7 +325,12 @@ std::string run_plan(const catalog& c, const std::string& file, bool json) {
     t.row({p.entry->job.model, describe_usage(p.entry->job.usage), std::to_string(p.entry->count),
            p.each.charged.to_string(), p.charged.to_string(), p.usd.to_string()});
   t.row({"total", "", std::to_string(jobs), "", total.to_string(), total_usd.to_string()});
-  return header(c, fmt::format("plan {}: {} jobs of {} kinds", file, jobs, rows.size())) + t.str();
+  // Distinct models, not rows: a plan may list one model with several usages.
+  std::set<std::string_view> models;
+  for (const priced& p : rows) models.insert(p.entry->job.model);
+  return header(c, fmt::format("plan {}: {} job{} of {} model{}", file, jobs, jobs == 1 ? "" : "s",
+                               models.size(), models.size() == 1 ? "" : "s")) +
+         t.str();
 }
 
 // ------------------------------------------------------------------ --list
@@ -346,7 +394,9 @@ int run(int argc, char** argv) {
   app.add_option("--catalog", catalog_file,
                  "Price against this catalog JSON file instead of the built-in Runway catalog")
       ->type_name("FILE");
-  auto* o_plan = app.add_option("--plan", plan_file, "Price a plan: {\"jobs\":[{...,\"count\":N}]}")
+  auto* o_plan = app.add_option("--plan", plan_file,
+                                "Price a plan: {\"jobs\":[{\"model\":...,\"count\":N}]}; a job takes "
+                                "the flags' fields (text_file for --text-file)")
                      ->type_name("FILE");
   auto* o_list = app.add_flag("--list", list, "List the catalog's models");
   app.add_flag("--json", json, "Print JSON with exact decimal strings");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <tollgate/json/catalog.hpp>
@@ -319,6 +320,49 @@ TEST_CASE("JSON numbers with a fraction or an exponent are refused, never read t
   }
 }
 
+TEST_CASE("a number too large for a double is refused with its JSON path") {
+  // nlohmann raises out_of_range (406) for these, not parse_error: they
+  // escaped the loader as a raw nlohmann exception, with no file and no path.
+  const auto text = [](std::string seconds_max, std::string price) {
+    return R"({"version": 1, "models": [{"id": "v", "kind": "video", "rate": {"type": "per_second",
+              "credits_per_second": )" + price + R"(}, "seconds": {"min": 1, "max": )" + seconds_max + "}}]}";
+  };
+  SECTION("an exponent out of range") {
+    for (const char* p : {"1e400", "-1e400", "1E+999"}) {
+      INFO(p);
+      const auto e = refused(text("10", p));
+      CHECK(e.source() == "t.json");
+      CHECK(e.path() == "models[0].rate.credits_per_second");
+      CHECK(e.reason() == fmt::format("number overflow parsing '{}'", p));
+    }
+  }
+  SECTION("an integer of 400 digits") {
+    const std::string digits = "1" + std::string(400, '0');
+    const auto e = refused(text(digits, "5"));
+    CHECK(e.path() == "models[0].seconds.max");
+    CHECK_THAT(e.reason(), StartsWith("number overflow parsing '1000"));
+  }
+  SECTION("top level, and in an array") {
+    CHECK(refused(R"({"version": 1e400, "models": []})").path() == "version");
+    const auto e = refused(R"({"version": 1, "models": [{"id": "i", "kind": "image",
+        "rate": {"type": "flat", "credits": "1"}, "resolutions": ["720p", 1e400]}]})");
+    CHECK(e.path() == "models[0].resolutions[1]");
+  }
+  SECTION("from a file: catalog_error naming the file") {
+    const std::string file = std::string(TOLLGATE_TEST_BINARY_DIR) + "/huge-number-catalog.json";
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << text("10", "1e400");
+    try {
+      (void)json::load_catalog(file);
+      FAIL("loaded a catalog with 1e400");
+    } catch (const json::catalog_error& e) {
+      CHECK(e.source() == file);
+      CHECK(std::string(e.what()) ==
+            file + ": models[0].rate.credits_per_second: number overflow parsing '1e400'");
+    }
+    std::remove(file.c_str());
+  }
+}
+
 TEST_CASE("a bad rate or model field is refused with its JSON path") {
   const auto field = [](std::function<void(ojson&)> change) { return refused(with(change)).path(); };
   CHECK(field([](ojson& d) { d["models"][0]["rate"]["type"] = "per_minute"; }) == "models[0].rate.type");
@@ -378,6 +422,16 @@ TEST_CASE("a model the catalog refuses is reported at its JSON path") {
   SECTION("a malformed date") {
     const auto e = refused(with([](ojson& d) { d["price_list_date"] = "1 Nov 2026"; }));
     CHECK(e.path() == "price_list_date");
+  }
+  SECTION("a date that is not on the calendar") {
+    for (const char* bad : {"2026-13-01", "2026-02-30", "2026-99-99"}) {
+      INFO(bad);
+      const auto e = refused(with([&](ojson& d) { d["price_list_date"] = bad; }));
+      CHECK(e.path() == "price_list_date");
+      CHECK_THAT(e.reason(), Contains("is not a calendar date"));
+    }
+    const catalog c = json::parse_catalog(with([](ojson& d) { d["price_list_date"] = "2024-02-29"; }));
+    CHECK(c.price_list_date() == "2024-02-29");
   }
   SECTION("too many rates in one list") {
     // Parts fold into nested composites: a list's length is call depth when

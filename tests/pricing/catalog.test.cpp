@@ -451,9 +451,46 @@ TEST_CASE("a catalog refuses inconsistent models at construction") {
     CHECK(refusal({m}).field() == "resolutions[1]");
   }
   SECTION("a malformed price-list date") {
-    const auto e = refusal({ok()}, "Nov 1st");
-    CHECK(e.index() == catalog_error::no_model);
+    for (const char* bad : {"Nov 1st", "2026-1-01", "2026--1-01", "2026-01-0x", "+2026-01-1",
+                            "2026/01/01", "2026-01-01 "}) {
+      INFO(bad);
+      const auto e = refusal({ok()}, bad);
+      CHECK(e.index() == catalog_error::no_model);
+      CHECK(e.field() == "price_list_date");
+      CHECK_THAT(e.reason(), Contains("expected a date as YYYY-MM-DD"));
+    }
+  }
+}
+
+TEST_CASE("the price-list date must be a day on the calendar") {
+  // The shape alone let these through: only real dates are accepted.
+  SECTION("no such month") {
+    for (const char* bad : {"2026-13-01", "2026-00-10", "2026-99-99"}) {
+      INFO(bad);
+      const auto e = refusal({per_second_model("m", credits{1})}, bad);
+      CHECK(e.index() == catalog_error::no_model);
+      CHECK(e.field() == "price_list_date");
+      CHECK_THAT(e.reason(), Contains("is not a calendar date: there is no month"));
+    }
+  }
+  SECTION("no such day in the month") {
+    const auto e = refusal({per_second_model("m", credits{1})}, "2026-02-30");
     CHECK(e.field() == "price_list_date");
+    CHECK(e.reason() == "'2026-02-30' is not a calendar date: 2026-02 has 28 days");
+    CHECK_THAT(refusal({per_second_model("m", credits{1})}, "2026-04-31").reason(),
+               Contains("2026-04 has 30 days"));
+    CHECK_THAT(refusal({per_second_model("m", credits{1})}, "2026-01-00").reason(),
+               Contains("2026-01 has 31 days"));
+    CHECK_THAT(refusal({per_second_model("m", credits{1})}, "2100-02-29").reason(),
+               Contains("2100-02 has 28 days"));
+  }
+  SECTION("real dates, leap days included") {
+    for (const char* good : {"2024-02-29", "2000-02-29", "2026-12-31", "2026-01-01"}) {
+      INFO(good);
+      std::vector<model_spec> v{per_second_model("m", credits{1})};
+      const catalog c(std::move(v), credit_price{}, good);
+      CHECK(c.price_list_date() == good);
+    }
   }
 }
 

@@ -349,11 +349,11 @@ struct catalog_parts {
   ojson doc;
   try {
     doc = json::parse_strict(text, [](const std::string& path) { fail(path, "repeated key"); });
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
-    std::string what = e.what();
-    if (const auto p = what.find("] "); p != std::string::npos) what.erase(0, p + 2);
-    fail("", fmt::format("not valid JSON: {}", what));
+  } catch (const json::bad_json& e) {
+    // Not only syntax: `1e400` is valid JSON that no double holds (nlohmann
+    // raises out_of_range for it, not parse_error); it is reported at its path.
+    if (e.syntax()) fail("", fmt::format("not valid JSON: {}", e.reason()));
+    fail(e.path(), e.reason());
   }
   object_at(doc, "", {"version", "name", "price_list_date", "credit_price_usd", "models"});
   const std::int64_t version = integer_at(required(doc, "", "version"), "version", 1);
@@ -381,10 +381,11 @@ struct catalog_parts {
  * @tparam R the Rounding policy of the catalog.
  * @param source names the text in errors (a file name; "<string>" by default).
  * @throws catalog_error naming the source, the JSON path of the field and the
- *         reason, for malformed JSON, a repeated key, an unknown field, a
- *         missing or mistyped field, a floating-point amount, a negative
- *         price, or a model the catalog refuses (see basic_catalog). Nothing
- *         is built unless the whole text is valid.
+ *         reason, for malformed JSON, a number too large to represent
+ *         (`1e400`), a repeated key, an unknown field, a missing or mistyped
+ *         field, a floating-point amount, a negative price, or a model the
+ *         catalog refuses (see basic_catalog). Nothing is built unless the
+ *         whole text is valid.
  */
 template <Rounding R = round_up>
 [[nodiscard]] basic_catalog<R> parse_catalog(std::string_view text, std::string_view source = "<string>") {

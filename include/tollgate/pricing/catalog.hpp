@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -334,7 +335,8 @@ class basic_catalog {
    * inconsistent: an empty or malformed or repeated id, no rate, an empty or
    * reversed range, a rate that reads a field the model does not take
    * (seconds, text, audio, resolution), an allowed resolution the rate does
-   * not price.
+   * not price; and for a `price_list_date` that is not a calendar day in
+   * the form YYYY-MM-DD (2026-02-30 and 2026-13-01 are refused).
    */
   explicit basic_catalog(std::vector<model_spec> models, credit_price price = {},
                          std::string price_list_date = {})
@@ -621,14 +623,35 @@ class basic_catalog {
                         std::move(field), std::move(reason));
   }
 
+  // "YYYY-MM-DD" naming a real calendar day: the shape alone let 2026-99-99
+  // and 2026-02-30 through.
   void check_date() const {
     if (date_.empty()) return;
-    const bool ok = date_.size() == 10 && date_[4] == '-' && date_[7] == '-' &&
-                    std::all_of(date_.begin(), date_.end(), [](char c) {
-                      return c == '-' || (c >= '0' && c <= '9');
-                    });
-    if (!ok) fail(catalog_error::no_model, "price_list_date",
-                  fmt::format("expected YYYY-MM-DD, got '{}'", date_));
+    const auto digits = [&](std::size_t at, std::size_t n) {
+      unsigned v = 0;
+      for (std::size_t k = at; k < at + n; ++k) {
+        if (date_[k] < '0' || date_[k] > '9') return -1;
+        v = v * 10 + static_cast<unsigned>(date_[k] - '0');
+      }
+      return static_cast<int>(v);
+    };
+    const int y = date_.size() == 10 ? digits(0, 4) : -1;
+    const int m = y >= 0 && date_[4] == '-' ? digits(5, 2) : -1;
+    const int d = m >= 0 && date_[7] == '-' ? digits(8, 2) : -1;
+    if (d < 0)
+      fail(catalog_error::no_model, "price_list_date",
+           fmt::format("expected a date as YYYY-MM-DD, got '{}'", date_));
+    const std::chrono::year_month_day date{std::chrono::year{y},
+                                           std::chrono::month{static_cast<unsigned>(m)},
+                                           std::chrono::day{static_cast<unsigned>(d)}};
+    if (date.ok()) return;
+    if (!date.month().ok())
+      fail(catalog_error::no_model, "price_list_date",
+           fmt::format("'{}' is not a calendar date: there is no month {}", date_, m));
+    const unsigned last = static_cast<unsigned>(
+        std::chrono::year_month_day_last{date.year(), std::chrono::month_day_last{date.month()}}.day());
+    fail(catalog_error::no_model, "price_list_date",
+         fmt::format("'{}' is not a calendar date: {} has {} days", date_, date_.substr(0, 7), last));
   }
 
   entry check(std::size_t i) {
