@@ -97,9 +97,9 @@ namespace limits::detail {
 // bucket has certainly refilled; only when it has not (then the idle period is
 // below 1.5 * 2^63 ticks) is the difference read. A difference below
 // wrap_floor then means more than 2^63 ticks of idle time, and reads as full.
-// The gap between wrap_floor and -max_debt_ticks (2^61 ticks) is how far a
-// clock may step backwards while the bucket is at its maximum debt before a
-// reading goes wrong.
+// That holds only for a reading no earlier than the write: a clock that has
+// stepped back before it (by any amount) is read from the write's side
+// instead (see level_at), so no backward step can pass for a long idle period.
 inline constexpr std::int64_t max_debt_ticks = std::int64_t{1} << 61;
 inline constexpr std::int64_t wrap_floor = -(std::int64_t{1} << 62);
 // full = burst * q stays below 2^62, so that a bucket found not surely full
@@ -159,14 +159,82 @@ struct bucket_params {
          static_cast<u128>(idle) * b.p >= static_cast<u128>(b.full) + static_cast<u128>(max_debt_ticks);
 }
 
-/// The level in ticks at tick time T of the word z: at most full, negative
-/// while borrowed. `sure_full` is surely_full() at that time.
-[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::uint64_t T, std::uint64_t z,
-                                              bool sure_full) noexcept {
-  if (sure_full) return static_cast<std::int64_t>(b.full);
+/**
+ * What a reading knows of when its state word was written: whether the bucket
+ * is surely full at the reading's time (surely_full()), and a time `since`
+ * from which on the 64-bit tick difference is read without doubt: a reading
+ * then is at most 2^61 ticks before the write, so a difference below
+ * wrap_floor can only be a long idle period. single_thread: the exact write
+ * time. multi_thread: the hint less the grain (no word is written later than
+ * hint + grain; see bucket_block), also a time no later than what some
+ * caller has read.
+ */
+struct word_age {
+  bool sure_full;
+  std::int64_t since;
+};
+
+/// The level at tick time T of the word z, for a T no earlier than the
+/// write (then a difference below wrap_floor can only be a long idle period).
+[[nodiscard]] constexpr std::int64_t level_forward(const bucket_params& b, std::uint64_t T,
+                                                   std::uint64_t z) noexcept {
   const auto u = static_cast<std::int64_t>(T - z);
   if (u < wrap_floor || u > static_cast<std::int64_t>(b.full)) return static_cast<std::int64_t>(b.full);
   return u;
+}
+
+/**
+ * The level at now_ns, earlier than `then`, of a bucket whose level at `then`
+ * is `level_then`: what the time between them took back, on the same
+ * straight line as the 64-bit tick difference gives for a small step, but
+ * computed in 128 bits (a step of 2^62 / p ns, 37 s at 123 456 789 per
+ * second, would wrap that difference into what reads as a long idle period,
+ * i.e. full), and bounded below at the debt limit (or at level_then, if
+ * lower): never above level_then.
+ */
+[[nodiscard]] constexpr std::int64_t level_behind(const bucket_params& b, std::int64_t level_then,
+                                                  std::int64_t then, std::int64_t now_ns) noexcept {
+  // then - now < 2^64 and p < 2^63: the product fits 127 bits.
+  const i128 back = (static_cast<i128>(then) - now_ns) * static_cast<i128>(b.p);
+  const i128 floor = level_then < -max_debt_ticks ? level_then : -max_debt_ticks;
+  const i128 level = static_cast<i128>(level_then) - back;
+  return static_cast<std::int64_t>(level < floor ? floor : level);
+}
+
+/**
+ * The level in ticks at now_ns of the word z: at most full, negative while
+ * borrowed. A clock that reads earlier than `a.since` has stepped backwards:
+ * the level is then the level at `since` less what the step took back
+ * (level_behind), so a backward step of any size adds nothing.
+ */
+[[nodiscard]] constexpr std::int64_t level_at(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
+                                              word_age a) noexcept {
+  if (a.sure_full) return static_cast<std::int64_t>(b.full);
+  if (now_ns >= a.since) [[likely]]
+    return level_forward(b, ticks_at(b, now_ns), z);
+  return level_behind(b, level_forward(b, ticks_at(b, a.since), z), a.since, now_ns);
+}
+
+/// Where a write that lifts or clamps the level applies, and the level there.
+struct anchor {
+  std::int64_t at;
+  std::int64_t level;
+};
+
+/**
+ * The anchor of a refund or a rate or burst change at now_ns: now_ns and the
+ * level there, unless the clock is so far behind the last write that the debt
+ * limit held the reading up (level_behind's floor). That reading lies above
+ * the word's straight line: a word written from it would lift the line, and
+ * the clock coming back would refill the bucket past what it held. Such a
+ * write applies at `since` instead, where the line is known.
+ */
+[[nodiscard]] constexpr anchor write_anchor(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
+                                            word_age a) noexcept {
+  const std::int64_t level = level_at(b, now_ns, z, a);
+  if (now_ns < a.since && level <= -max_debt_ticks) [[unlikely]]
+    return {a.since, level_forward(b, ticks_at(b, a.since), z)};
+  return {now_ns, level};
 }
 
 /// The state word for `level` at tick time T.
@@ -188,6 +256,7 @@ struct step {
   bool write;
   std::uint64_t z;
   R value;
+  std::int64_t at;  ///< the time the new word is written as of (ns)
 };
 
 /// What try_acquire found, before the (division-heavy) decision is built:
@@ -199,17 +268,17 @@ struct acquire_outcome {
 };
 
 [[nodiscard]] inline step<acquire_outcome> acquire_step(const bucket_params& b, std::int64_t now_ns,
-                                                        std::uint64_t z, bool sure_full,
+                                                        std::uint64_t z, word_age age,
                                                         std::uint64_t n) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, T, z, sure_full);
-  if (b.exceeds_burst(n)) return {false, z, {limit_reason::exceeds_burst, level, 0}};
+  const std::int64_t level = level_at(b, now_ns, z, age);
+  if (b.exceeds_burst(n)) return {false, z, {limit_reason::exceeds_burst, level, 0}, now_ns};
   const auto need = static_cast<std::int64_t>(n * b.q);  // n <= burst, so n * q <= full < 2^62
   if (level >= need || n == 0) {  // nothing asked: allowed even in debt, writes nothing
     const std::int64_t after = level - need;
-    return {n != 0, word_for(T, after), {limit_reason::none, after, need}};
+    return {n != 0, word_for(T, after), {limit_reason::none, after, need}, now_ns};
   }
-  return {false, z, {limit_reason::limited, level, need}};
+  return {false, z, {limit_reason::limited, level, need}, now_ns};
 }
 
 [[nodiscard]] inline limit_decision decide(const bucket_params& b, const acquire_outcome& o) noexcept {
@@ -227,46 +296,60 @@ struct acquire_outcome {
 }
 
 [[nodiscard]] inline step<limit_decision> reserve_step(const bucket_params& b, std::int64_t now_ns,
-                                                       std::uint64_t z, bool sure_full,
+                                                       std::uint64_t z, word_age age,
                                                        std::uint64_t n,
                                                        std::chrono::nanoseconds max_wait) noexcept {
   const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, T, z, sure_full);
+  const std::int64_t level = level_at(b, now_ns, z, age);
   if (b.exceeds_burst(n))
     return {false, z, {false, whole_tokens(b, level), std::chrono::nanoseconds::max(),
-                       limit_reason::exceeds_burst}};
+                       limit_reason::exceeds_burst}, now_ns};
   const i128 after = static_cast<i128>(level) - static_cast<i128>(n * b.q);
   if (after < -max_debt_ticks) {
     // The hard debt limit: a reserve fits again once the level has risen by the excess.
     const auto excess = static_cast<u128>(-static_cast<i128>(max_debt_ticks) - after);
-    return {false, z, {false, 0, saturate_ns(ceil_div(excess, b.p)), limit_reason::wait_too_long}};
+    return {false, z, {false, 0, saturate_ns(ceil_div(excess, b.p)), limit_reason::wait_too_long}, now_ns};
   }
   const u128 wait = after < 0 ? ceil_div(static_cast<u128>(-after), b.p) : 0;
   const u128 allowed_wait = max_wait.count() > 0 ? static_cast<u128>(max_wait.count()) : 0;
   if (wait > allowed_wait)  // the wait shrinks by exactly 1 ns per ns: retry when it equals max_wait
     return {false, z, {false, whole_tokens(b, level), saturate_ns(wait - allowed_wait),
-                       limit_reason::wait_too_long}};
+                       limit_reason::wait_too_long}, now_ns};
   const auto after64 = static_cast<std::int64_t>(after);
   return {n != 0, word_for(T, after64),
-          {true, whole_tokens(b, after64), saturate_ns(wait), limit_reason::none}};
+          {true, whole_tokens(b, after64), saturate_ns(wait), limit_reason::none}, now_ns};
 }
 
 [[nodiscard]] inline step<std::int64_t> refund_step(const bucket_params& b, std::int64_t now_ns,
-                                                     std::uint64_t z, bool sure_full,
+                                                     std::uint64_t z, word_age age,
                                                      std::uint64_t n) noexcept {
-  const std::uint64_t T = ticks_at(b, now_ns);
-  const std::int64_t level = level_at(b, T, z, sure_full);
-  i128 after = static_cast<i128>(level) + static_cast<i128>(n) * b.q;
+  const anchor a = write_anchor(b, now_ns, z, age);
+  i128 after = static_cast<i128>(a.level) + static_cast<i128>(n) * b.q;
   if (after > static_cast<i128>(b.full)) after = b.full;  // a refund never lifts the bucket above full
   const auto after64 = static_cast<std::int64_t>(after);
-  return {after64 != level, word_for(T, after64), after64};
+  return {after64 != a.level, word_for(ticks_at(b, a.at), after64),
+          a.at == now_ns ? after64 : level_behind(b, after64, a.at, now_ns), a.at};
+}
+
+/// When a reading's state word was written: no later than `by`; and `since`
+/// as in word_age.
+struct write_bounds {
+  std::int64_t since;
+  std::int64_t by;
+};
+
+/// The reading at now_ns of a word written within `w`.
+[[nodiscard]] constexpr word_age age_at(const bucket_params& b, std::int64_t now_ns, write_bounds w) noexcept {
+  return {surely_full(b, now_ns, w.by), w.since};
 }
 
 /// True when the bucket is full at now_ns and has been for at least min_idle_ns.
 [[nodiscard]] constexpr bool full_for(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
-                                      std::int64_t written_by, std::int64_t min_idle_ns) noexcept {
+                                      write_bounds w, std::int64_t min_idle_ns) noexcept {
   // Full for min_idle: full already min_idle ago.
-  if (surely_full(b, now_ns, written_by, min_idle_ns)) return true;
+  if (surely_full(b, now_ns, w.by, min_idle_ns)) return true;
+  // A clock behind the write: nothing is known to have been full since.
+  if (now_ns < w.since) return false;
   const auto u = static_cast<std::int64_t>(ticks_at(b, now_ns) - z);
   if (u < wrap_floor) return true;  // wrapped: idle for more than 2^63 ticks
   if (u < static_cast<std::int64_t>(b.full)) return false;
@@ -274,18 +357,24 @@ struct acquire_outcome {
   return idle >= static_cast<u128>(min_idle_ns > 0 ? min_idle_ns : 0) * b.p;
 }
 
+/// A state word under new parameters and the time it is written as of.
+struct converted {
+  std::uint64_t z;
+  std::int64_t at;
+};
+
 /// The state word that keeps the token count of (old, z) at now_ns under new
 /// parameters: the level is converted to the new tick unit rounding down
-/// (never more permissive) and clamped to the new burst and the debt limit.
-[[nodiscard]] inline std::uint64_t convert_word(const bucket_params& old, std::uint64_t z,
-                                                std::int64_t written_by, const bucket_params& nw,
-                                                std::int64_t now_ns) noexcept {
-  const std::int64_t level = level_at(old, ticks_at(old, now_ns), z, surely_full(old, now_ns, written_by));
-  i128 nl = level;
-  if (nw.q != old.q) nl = floor_div(static_cast<i128>(level) * nw.q, static_cast<i128>(old.q));
+/// (never more permissive) and clamped to the new burst and the debt limit;
+/// at the write_anchor(), so a clock far behind the last write lifts nothing.
+[[nodiscard]] inline converted convert_word(const bucket_params& old, std::uint64_t z, write_bounds w,
+                                            const bucket_params& nw, std::int64_t now_ns) noexcept {
+  const anchor a = write_anchor(old, now_ns, z, age_at(old, now_ns, w));
+  i128 nl = a.level;
+  if (nw.q != old.q) nl = floor_div(static_cast<i128>(a.level) * nw.q, static_cast<i128>(old.q));
   if (nl > static_cast<i128>(nw.full)) nl = nw.full;
   if (nl < -max_debt_ticks) nl = -max_debt_ticks;
-  return word_for(ticks_at(nw, now_ns), static_cast<std::int64_t>(nl));
+  return {word_for(ticks_at(nw, a.at), static_cast<std::int64_t>(nl)), a.at};
 }
 
 template <bool ThreadSafe>
@@ -300,31 +389,31 @@ class bucket_storage<false> {
   bucket_storage(const bucket_params& p, std::uint64_t z, std::int64_t now_ns) noexcept
       : prm_(p), z_(z), written_(now_ns) {}
 
-  // step(params, z, sure_full) -> {write, new z, outcome}, deciding at now_ns
-  // (sure_full: surely_full() then); the result is finish(params, outcome).
-  // read's f(params, z, written_by) gets the bound on the write time itself.
+  // step(params, z, age) -> {write, new z, outcome}, deciding at now_ns
+  // (age: word_age then); the result is finish(params, outcome). read's
+  // f(params, z, write_bounds) gets the bounds on the write time itself.
   template <class Step, class Finish>
   auto update(std::int64_t now_ns, Step&& s, Finish&& finish) {
-    auto r = s(prm_, z_, surely_full(prm_, now_ns, written_));
+    auto r = s(prm_, z_, word_age{surely_full(prm_, now_ns, written_), written_});
     if (r.write) {
       z_ = r.z;
-      written_ = now_ns;
+      written_ = r.at;
     }
     return finish(prm_, r.value);
   }
   template <class Read>
   auto read(Read&& f) const {
-    return f(prm_, z_, written_);
+    return f(prm_, z_, write_bounds{written_, written_});
   }
-  // f(params, z, written_by) -> {new params, new z at now_ns}; may throw
+  // f(params, z, write_bounds) -> {new params, converted word}; may throw
   // before anything changes. Unchanged parameters change nothing.
   template <class Remake>
-  void reconfigure(std::int64_t now_ns, Remake&& f) {
-    auto [np, nz] = f(prm_, z_, written_);
+  void reconfigure(Remake&& f) {
+    auto [np, c] = f(prm_, z_, write_bounds{written_, written_});
     if (np == prm_) return;
     prm_ = np;
-    z_ = nz;
-    written_ = now_ns;
+    z_ = c.z;
+    written_ = c.at;
   }
   [[nodiscard]] static constexpr std::size_t heap_bytes() noexcept { return 0; }
 
@@ -375,11 +464,17 @@ struct alignas(64) bucket_block {
     if (__builtin_sub_overflow(now_ns, h, &diff)) return now_ns > h;
     return diff >= d;
   }
-  /// An upper bound on when the word loaded (with acquire) just before was written.
-  [[nodiscard]] std::int64_t written_by() const noexcept {
+  /// The word_age::since of hint h: h - grain (saturating).
+  [[nodiscard]] std::int64_t since(std::int64_t h) const noexcept {
+    std::int64_t s = 0;
+    return __builtin_sub_overflow(h, grain, &s) ? (std::numeric_limits<std::int64_t>::min)() : s;
+  }
+  /// Bounds on when the word loaded (with acquire) just before was written:
+  /// by the hint plus the grain at the latest (and word_age::since).
+  [[nodiscard]] write_bounds written() const noexcept {
     const std::int64_t h = hint.load(std::memory_order_relaxed);
-    return h > (std::numeric_limits<std::int64_t>::max)() - grain ? (std::numeric_limits<std::int64_t>::max)()
-                                                                   : h + grain;
+    return {since(h), h > (std::numeric_limits<std::int64_t>::max)() - grain ? (std::numeric_limits<std::int64_t>::max)()
+                                                                             : h + grain};
   }
   /// Called before a CAS that writes a word at now_ns; h is the hint loaded
   /// after the word.
@@ -421,11 +516,11 @@ class bucket_storage<true> {
       }
       // The hint after the word (acquire): at least what its writer raised.
       const std::int64_t h = b->hint.load(std::memory_order_relaxed);
-      auto r = s(b->prm, z, bucket_block::at_least(now_ns, h, b->full_after));
+      auto r = s(b->prm, z, word_age{bucket_block::at_least(now_ns, h, b->full_after), b->since(h)});
       if (!r.write) return finish(b->prm, r.value);
       // The hint first (published by the release of the CAS below), then the
       // word. On failure z is reloaded and the step recomputed from it.
-      b->note_write(now_ns, h);
+      b->note_write(r.at, h);
       if (b->z.compare_exchange_weak(z, r.z, std::memory_order_acq_rel, std::memory_order_acquire))
         return finish(b->prm, r.value);
     }
@@ -439,22 +534,22 @@ class bucket_storage<true> {
       b = reload(b);
       z = b->z.load(std::memory_order_acquire);
     }
-    return f(b->prm, z, b->written_by());
+    return f(b->prm, z, b->written());
   }
 
   template <class Remake>
-  void reconfigure(std::int64_t now_ns, Remake&& f) {
+  void reconfigure(Remake&& f) {
     std::lock_guard<std::mutex> lock(writer_);  // one reconfiguration at a time
     bucket_block* b = cur_.load(std::memory_order_acquire);
     std::uint64_t z = b->z.load(std::memory_order_acquire);
     // Unchanged parameters (a host re-applying its configuration) keep the
     // block: nothing to retire, so nothing accumulates. The parameters do not
     // depend on z, and only this (locked) writer replaces b.
-    if (f(b->prm, z, b->written_by()).first == b->prm) return;
+    if (f(b->prm, z, b->written()).first == b->prm) return;
     auto nb = std::make_unique<bucket_block>();
     for (;;) {
-      auto [np, nz] = f(b->prm, z, b->written_by());  // may throw: nothing has changed yet
-      nb->set(np, nz, now_ns);
+      auto [np, c] = f(b->prm, z, b->written());  // may throw: nothing has changed yet
+      nb->set(np, c.z, c.at);
       if (b->z.compare_exchange_weak(z, retired_word, std::memory_order_acq_rel,
                                      std::memory_order_acquire))
         break;
@@ -508,9 +603,9 @@ class bucket_storage<true> {
  * any earlier time does). Every member has a form taking `now` explicitly
  * (for a caller that already read the clock, e.g. keyed<>); the other form
  * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
- * 2^62; borrowed debt <= 2^61 ticks; a clock stepping backwards by more
- * than 2^61 / p ns (73 years at p = 1) while the bucket is deep in debt may
- * read as full. A bucket left idle for any length of time reads as full
+ * 2^62; borrowed debt <= 2^61 ticks. A clock stepping backwards by any
+ * amount adds nothing: the bucket reads as short as the step says, down to
+ * the debt limit, until the clock is back. A bucket left idle for any length of time reads as full
  * (it also keeps, beside its one state word, the time that word was
  * written: exactly for single_thread, as a coarse hint for multi_thread).
  * The one exception, multi_thread only: a caller that passes an explicit
@@ -546,7 +641,7 @@ class basic_token_bucket {
   [[nodiscard]] limit_decision try_acquire(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        t, [&](const params& b, std::uint64_t z, bool sure) { return limits::detail::acquire_step(b, t, z, sure, n); },
+        t, [&](const params& b, std::uint64_t z, limits::detail::word_age a) { return limits::detail::acquire_step(b, t, z, a, n); },
         [](const params& b, const limits::detail::acquire_outcome& o) { return limits::detail::decide(b, o); });
   }
 
@@ -570,8 +665,8 @@ class basic_token_bucket {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
         t,
-        [&](const params& b, std::uint64_t z, bool sure) {
-          return limits::detail::reserve_step(b, t, z, sure, n, max_wait);
+        [&](const params& b, std::uint64_t z, limits::detail::word_age a) {
+          return limits::detail::reserve_step(b, t, z, a, n, max_wait);
         },
         [](const params&, const limit_decision& d) { return d; });
   }
@@ -592,7 +687,7 @@ class basic_token_bucket {
   std::uint64_t refund(std::uint64_t n, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
     return state_.update(
-        t, [&](const params& b, std::uint64_t z, bool sure) { return limits::detail::refund_step(b, t, z, sure, n); },
+        t, [&](const params& b, std::uint64_t z, limits::detail::word_age a) { return limits::detail::refund_step(b, t, z, a, n); },
         [](const params& b, std::int64_t level) { return limits::detail::whole_tokens(b, level); });
   }
 
@@ -602,9 +697,8 @@ class basic_token_bucket {
   /// available() at the given time.
   [[nodiscard]] std::uint64_t available(time_point now) const {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.read([&](const params& b, std::uint64_t z, std::int64_t w) {
-      return limits::detail::whole_tokens(
-          b, limits::detail::level_at(b, limits::detail::ticks_at(b, t), z, limits::detail::surely_full(b, t, w)));
+    return state_.read([&](const params& b, std::uint64_t z, limits::detail::write_bounds w) {
+      return limits::detail::whole_tokens(b, limits::detail::level_at(b, t, z, limits::detail::age_at(b, t, w)));
     });
   }
 
@@ -620,7 +714,7 @@ class basic_token_bucket {
   /// set_rate() at the given time.
   void set_rate(token_rate rate, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    state_.reconfigure(t, [&](const params& old, std::uint64_t z, std::int64_t w) {
+    state_.reconfigure([&](const params& old, std::uint64_t z, limits::detail::write_bounds w) {
       const params nw = limits::detail::make_bucket_params(rate, old.burst());
       return std::pair{nw, limits::detail::convert_word(old, z, w, nw, t)};
     });
@@ -634,7 +728,7 @@ class basic_token_bucket {
   /// set_burst() at the given time.
   void set_burst(std::uint64_t burst, time_point now) {
     const std::int64_t t = limits::detail::to_ns(now);
-    state_.reconfigure(t, [&](const params& old, std::uint64_t z, std::int64_t w) {
+    state_.reconfigure([&](const params& old, std::uint64_t z, limits::detail::write_bounds w) {
       const params nw = limits::detail::make_bucket_params(rate_of(old), burst);
       return std::pair{nw, limits::detail::convert_word(old, z, w, nw, t)};
     });
@@ -642,11 +736,11 @@ class basic_token_bucket {
 
   /// The current rate. Thread-safe when S is multi_thread.
   [[nodiscard]] token_rate rate() const {
-    return state_.read([](const params& b, std::uint64_t, std::int64_t) { return rate_of(b); });
+    return state_.read([](const params& b, std::uint64_t, limits::detail::write_bounds) { return rate_of(b); });
   }
   /// The current burst. Thread-safe when S is multi_thread.
   [[nodiscard]] std::uint64_t burst() const {
-    return state_.read([](const params& b, std::uint64_t, std::int64_t) { return b.burst(); });
+    return state_.read([](const params& b, std::uint64_t, limits::detail::write_bounds) { return b.burst(); });
   }
 
   /**
@@ -656,7 +750,7 @@ class basic_token_bucket {
    */
   [[nodiscard]] bool evictable(time_point now, std::chrono::nanoseconds min_idle) const {
     const std::int64_t t = limits::detail::to_ns(now);
-    return state_.read([&](const params& b, std::uint64_t z, std::int64_t w) {
+    return state_.read([&](const params& b, std::uint64_t z, limits::detail::write_bounds w) {
       return limits::detail::full_for(b, t, z, w, min_idle.count());
     });
   }
