@@ -237,6 +237,21 @@ TEST_CASE("a hold past its timeout is released on the next touch and by expire_h
     CHECK(f.l.capture(h->hold, 1_cr, "late").code() == errc::unknown_hold);
     CHECK(f.l.statement("acme").value().size() == 2);
   }
+  SECTION("expire_holds refuses a time after the clock's, changing nothing") {
+    // Ledger time never goes back: settling at a future time would have
+    // timed out later holds early and stamped every later entry there.
+    auto later = f.l.hold("acme", 10_cr, "h2", std::chrono::nanoseconds(1h));
+    REQUIRE(later);
+    const auto before = f.l.statement("acme").value().size();
+    auto r = f.l.expire_holds(f.clock.now() + 2h);
+    CHECK(r.code() == errc::invalid_argument);
+    CHECK(r.error().message().find("after the ledger clock") != std::string::npos);
+    CHECK(f.l.statement("acme").value().size() == before);
+    CHECK(f.held("acme") == 10_cr);
+    REQUIRE(f.l.expire_holds(f.clock.now()));
+    CHECK(f.held("acme") == 10_cr);  // the 1-hour hold is still open
+    CHECK(f.l.capture(later->hold, 10_cr, "cap2"));
+  }
 }
 
 TEST_CASE("charge is hold and capture in one and never overdraws", "[ledger]") {

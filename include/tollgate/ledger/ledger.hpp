@@ -378,11 +378,21 @@ class basic_ledger {
    * Settles every hold whose timeout has passed and writes off every expired
    * grant, as of `now` (ledger time never goes back: the later of `now` and
    * the last operation). Returns how many holds and grants it settled.
+   * Errors: invalid_argument, changing nothing, for a `now` later than the
+   * ledger's clock reads: ledger time never goes back, so settling at a
+   * future time would time out holds and write off grants early for good.
    */
   [[nodiscard]] result<std::size_t> expire_holds(time_point now) {
     using namespace ledger_detail;
     std::unique_lock lk(mutex_);
     if (auto w = check_writable(); !w) return w.error();
+    if (const i64 clock_ns = to_ns(clock_.now()); to_ns(now) > clock_ns)
+      return result<std::size_t>(
+          errc::invalid_argument,
+          fmt::format("expire_holds: the time given ({} ns since the clock's epoch) is {} ns after the "
+                      "ledger clock's now; settling in the future would time out holds and expire "
+                      "grants early, and ledger time never goes back. Pass the clock's now, or omit it",
+                      to_ns(now), to_ns(now) - clock_ns));
     const i64 t = std::max(to_ns(now), state_.last_time());
     if constexpr (persistent) state_.set_record_seq(next_record_seq_);
     return no_throw([&]() -> result<std::size_t> {
