@@ -20,6 +20,7 @@
 // the ledger refuses the operation or the journal is damaged, locked or
 // unreadable (verify names the offset); 2 on bad input, with one line on
 // stderr, and then nothing is written.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -121,6 +122,15 @@ std::unique_ptr<cli_ledger> open_for_write(const context& ctx) {
   cfg.mode = ctx.mode;
   auto l = cli_ledger::open(cfg);
   if (!l) throw refused(l.error().message());
+  // A torn tail was cut: say where its bytes were kept.
+  if ((*l)->recovery().torn_tail_cut) {
+    std::string_view notes = (*l)->recovery().notes;
+    while (!notes.empty()) {
+      const auto nl = std::min(notes.find('\n'), notes.size());
+      fmt::print(stderr, "tollgate-ledger: note: {}\n", notes.substr(0, nl));
+      notes.remove_prefix(std::min(nl + 1, notes.size()));
+    }
+  }
   return std::move(*l);
 }
 
@@ -332,8 +342,8 @@ int verify_cmd(const context& ctx) {
                balance(tollgate::party::expired), t.held, t.available);
     if (rep.torn_tail)
       fmt::print("  torn tail: {} bytes at offset {} from a write that was never acknowledged "
-                 "(cut off on the next writable open)\n",
-                 rep.torn_bytes, rep.torn_offset);
+                 "(cut off on the next writable open, which first copies them to {}.torn-{})\n",
+                 rep.torn_bytes, rep.torn_offset, ctx.path, rep.torn_offset);
     fmt::print("  snapshot: {}\n", snapshot_state);
     fmt::print("  {}\n", inv ? "every invariant holds" : inv.error().message());
   }

@@ -2,17 +2,25 @@
 // never crash, hang or leak: a journal is either refused with an error or
 // replayed up to its last good record, and a ledger that opened must pass
 // its invariant check, accept a new operation and open again afterwards.
+// A journal refused as damaged is left exactly as it was; a torn tail that
+// a writable open cut is zeroed and its bytes are in the copy it names.
 //
 // The first input byte picks what the rest is:
 //   0: a whole journal file (header included);
-//   1: the record area after a valid header (exercises framing, torn tails);
+//   1: the record area after a valid header (exercises framing, torn tails,
+//      damage that later records vouch for);
 //   2: record payloads, each framed with a valid checksum and sequence number
-//      (so the fuzzer reaches the operation decoder and the replay logic);
+//      (so the fuzzer reaches the operation decoder and the replay logic),
+//      each saying the record before it was durable (bit 0x40 of the first
+//      byte set: saying nothing was);
 //   3: the payload of a snapshot with a valid header (the state loader).
-// Files live in memory (memory_file_system), so each run is fast.
+// Bit 0x80 of the first byte opens read-only. Files live in memory
+// (memory_file_system), so each run is fast. The seeds
+// (journal_replay.seeds/) are written by journal_replay_seeds.cpp.
 //
 // Built by scripts/test.sh:
 //   clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude SRC -lfmt
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -73,6 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 2) return 0;
   const int mode = data[0] % 4;
   const bool read_only = (data[0] & 0x80) != 0;
+  const bool marks_nothing_durable = (data[0] & 0x40) != 0;
   const auto* in = reinterpret_cast<const std::byte*>(data + 1);
   const std::size_t n = size - 1;
 
@@ -94,7 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::vector<std::byte> frame;
         const auto at = tollgate::journal_storage<>::begin_frame(frame);
         frame.insert(frame.end(), in + pos, in + pos + len);
-        tollgate::journal_storage<>::end_frame(frame, at, seq++);
+        tollgate::journal_storage<>::end_frame(frame, at, seq, marks_nothing_durable ? 0 : seq - 1);
+        ++seq;
         file.insert(file.end(), frame.begin(), frame.end());
         pos += len;
       }
@@ -107,7 +117,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fs.set_contents("j.snapshot", snapshot_file(in, n));
       break;
   }
-  fs.set_contents("j", std::move(file));
+  fs.set_contents("j", file);
 
   tollgate::basic_journal_config<tollgate::memory_file_system> cfg;
   cfg.path = "j";
@@ -118,9 +128,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto opened = fuzz_ledger::open(cfg, {}, clock);
   if (!opened) {
     if (opened.error().message().empty()) bug("an error without a message", "");
+    if (opened.error().message().find("is damaged at offset") != std::string::npos &&
+        fs.contents("j") != file)
+      bug("a journal refused as damaged was changed", opened.error().message());
     return 0;
   }
   fuzz_ledger& l = **opened;
+  if (const auto& rep = l.recovery(); rep.torn_tail_cut) {
+    const auto now = fs.contents("j");
+    const auto from = static_cast<long>(rep.torn_offset), to = static_cast<long>(rep.torn_offset + rep.torn_bytes);
+    if (rep.torn_bytes == 0 || to > static_cast<long>(file.size())) bug("a torn tail out of range", rep.notes);
+    if (fs.contents(rep.torn_copy) != std::vector<std::byte>(file.begin() + from, file.begin() + to))
+      bug("the copy of a torn tail does not hold the bytes cut", rep.torn_copy);
+    if (std::any_of(now.begin() + from, now.begin() + to, [](std::byte b) { return b != std::byte{0}; }))
+      bug("a torn tail was not zeroed", rep.notes);
+    if (rep.notes.find(rep.torn_copy) == std::string::npos) bug("the notes do not name the copy", rep.notes);
+  } else if (!read_only && rep.torn_tail) {
+    bug("a writable open left a torn tail", rep.notes);
+  }
   if (auto c = l.check_invariants(); !c) bug("opened, but an invariant fails", c.error().message());
   (void)l.totals();
   for (const auto& a : l.accounts()) {

@@ -154,6 +154,7 @@ TEST_CASE("fault: a short write that cannot be completed", "[fault]") {
   auto l = f.reopen();
   CHECK(l->recovery().torn_tail);  // half a record was on disk
   CHECK(l->recovery().torn_tail_cut);
+  CHECK(std::filesystem::file_size(l->recovery().torn_copy) == l->recovery().torn_bytes);
   CHECK(l->balance("acme")->available == 90_cr);
   REQUIRE(l->charge("acme", 5_cr, "job"));
   CHECK(l->balance("acme")->available == 85_cr);

@@ -1,7 +1,10 @@
-// journal_storage on real files: reopening, the header checks, the exclusive
-// lock, torn tails (cut and reported) versus damage (refused with the offset),
-// snapshots (used when they match, ignored when they do not), keys surviving
-// restarts, the durability modes and the preallocated segments.
+// journal_storage on real files: reopening, the header checks (other format
+// versions refused), the exclusive lock, the durable mark each record carries,
+// torn tails (cut, reported, their bytes copied beside the journal) versus
+// damage (refused with the offset: beyond the tear window, or inside it when a
+// later record says the bad one was durable), snapshots (used when they match,
+// ignored when they do not), keys surviving restarts, the durability modes and
+// the preallocated segments.
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
@@ -47,16 +50,23 @@ std::vector<std::byte> bytes(std::initializer_list<int> v) {
   for (int b : v) out.push_back(static_cast<std::byte>(b));
   return out;
 }
+// Sets the format version in a journal's header (and its checksum).
+void set_version(const std::string& p, std::uint32_t version) {
+  auto h = read_file(p);
+  ld::store_le<std::uint32_t>(h.data() + 8, version);
+  ld::store_le<std::uint32_t>(h.data() + 4092, ld::crc32c(h.data(), 4092));
+  write_at(p, 0, std::vector<std::byte>(h.begin(), h.begin() + 4096));
+}
 // Offsets of the records in a journal file.
 std::vector<std::uint64_t> record_offsets(const std::string& p) {
   const auto f = read_file(p);
   std::vector<std::uint64_t> out;
   std::uint64_t off = ld::journal_header_size;
-  while (off + 16 <= f.size()) {
+  while (off + ld::frame_header_size <= f.size()) {
     const auto len = ld::load_le<std::uint32_t>(f.data() + off + 4);
     if (len == 0) break;
     out.push_back(off);
-    off += 16 + len;
+    off += ld::frame_header_size + len;
   }
   return out;
 }
@@ -128,13 +138,31 @@ TEST_CASE("journal: the header is checked", "[journal]") {
   }
   SECTION("a newer format") {
     f.open();
-    write_at(f.cfg.path, 8, bytes({2}));
-    auto h = read_file(f.cfg.path);
-    ld::store_le<std::uint32_t>(h.data() + 4092, ld::crc32c(h.data(), 4092));
-    write_at(f.cfg.path, 4092, std::vector<std::byte>(h.begin() + 4092, h.begin() + 4096));
+    set_version(f.cfg.path, ld::journal_format + 1);
     auto r = f.try_open();
     CHECK(r.code() == errc::corrupt_journal);
-    CHECK(r.error().message().find("version 2 is not supported") != std::string::npos);
+    CHECK(r.error().message().find(fmt::format("version {} is not supported", ld::journal_format + 1)) !=
+          std::string::npos);
+    CHECK(r.error().message().find(fmt::format("reads and writes version {} only", ld::journal_format)) !=
+          std::string::npos);
+  }
+  SECTION("an older format (version 1: no durable watermark in its records)") {
+    {
+      auto l = f.open();
+      REQUIRE(l->purchase("acme", 1_usd, "p"));
+    }
+    set_version(f.cfg.path, 1);
+    const auto before = read_file(f.cfg.path);
+    for (bool ro : {false, true}) {
+      f.cfg.read_only = ro;
+      auto r = f.try_open();
+      REQUIRE_FALSE(r);
+      CHECK(r.error() == errc::corrupt_journal);
+      const std::string m = r.error().message();
+      CHECK(m.find("journal format version 1 is not supported") != std::string::npos);
+      CHECK(m.find("reads and writes version 2 only") != std::string::npos);
+    }
+    CHECK(read_file(f.cfg.path) == before);  // refused, not rewritten
   }
   SECTION("damage in the header") {
     f.open();
@@ -183,7 +211,7 @@ TEST_CASE("journal: a torn last write is cut off and reported", "[journal]") {
   const auto offs = record_offsets(f.cfg.path);
   REQUIRE(offs.size() == 12);
   const auto full = read_file(f.cfg.path);
-  end = offs.back() + 16 + ld::load_le<std::uint32_t>(full.data() + offs.back() + 4);
+  end = offs.back() + ld::frame_header_size + ld::load_le<std::uint32_t>(full.data() + offs.back() + 4);
   SECTION("half a record") {
     // Copy the last record's first bytes past the end: a write cut short.
     std::vector<std::byte> half(full.begin() + static_cast<long>(offs[5]),
@@ -285,9 +313,9 @@ TEST_CASE("journal: a record that does not replay refuses the open", "[journal]"
   w.u32v(1);
   ld::state::encode_op(w, ld::op_in{tollgate::operation_kind::charge, "k2", "acme", {}, 500'000'000},
                        ld::receipt_rec{});
-  tollgate::journal_storage<>::end_frame(buf, pos, 2);
+  tollgate::journal_storage<>::end_frame(buf, pos, 2, 1);
   const auto first = read_file(f.cfg.path);
-  write_at(f.cfg.path, end + 16 + ld::load_le<std::uint32_t>(first.data() + end + 4), buf);
+  write_at(f.cfg.path, end + ld::frame_header_size + ld::load_le<std::uint32_t>(first.data() + end + 4), buf);
   auto r = f.try_open();
   REQUIRE_FALSE(r);
   CHECK(r.error() == errc::corrupt_journal);
@@ -607,4 +635,342 @@ TEST_CASE("journal: a snapshot still loads after the key retention grew", "[jour
   CHECK(l->charge("acme", 1_cr, "k")->replayed);
   CHECK(l->balance("acme")->available == 99_cr);
   CHECK(l->check_invariants());
+}
+
+namespace {
+
+// The sequence number and durable mark of the record at `off`.
+std::pair<std::uint64_t, std::uint64_t> frame_marks(const std::vector<std::byte>& f, std::uint64_t off) {
+  return {ld::load_le<std::uint64_t>(f.data() + off + 8), ld::load_le<std::uint64_t>(f.data() + off + 16)};
+}
+
+// Files beside the journal whose names start with `journal.torn-`.
+std::vector<std::string> torn_copies(const std::string& journal) {
+  std::vector<std::string> out;
+  const std::string prefix = fs::path(journal).filename().string() + ".torn-";
+  for (const auto& e : fs::directory_iterator(fs::path(journal).parent_path()))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
+  return out;
+}
+
+// Where the records of the journal at `p` end.
+std::uint64_t records_end(const std::string& p) {
+  const auto f = read_file(p);
+  const auto offs = record_offsets(p);
+  if (offs.empty()) return ld::journal_header_size;
+  return offs.back() + ld::frame_header_size + ld::load_le<std::uint32_t>(f.data() + offs.back() + 4);
+}
+
+// One past the last non-zero byte of `f` (0 when all are zero).
+std::uint64_t end_of_data(const std::vector<std::byte>& f) {
+  std::uint64_t end = f.size();
+  while (end > 0 && f[end - 1] == std::byte{0}) --end;
+  return end;
+}
+
+// A framed charge record, as the ledger writes it.
+std::vector<std::byte> charge_record(std::uint64_t seq, std::uint64_t durable, const std::string& key,
+                                     long long seconds) {
+  std::vector<std::byte> buf;
+  const auto pos = tollgate::journal_storage<>::begin_frame(buf);
+  ld::writer w(buf);
+  w.u8v(1);
+  w.i64v(seconds * 1'000'000'000);
+  w.u32v(1);
+  ld::state::encode_op(w, ld::op_in{tollgate::operation_kind::charge, key, "acme", {}, 1'000'000},
+                       ld::receipt_rec{});
+  tollgate::journal_storage<>::end_frame(buf, pos, seq, durable);
+  return buf;
+}
+
+// The real file system, except that copies of torn tails cannot be made.
+struct no_torn_copies_fs : tollgate::posix_file_system {
+  tollgate::result<int> open(const std::string& path, tollgate::open_mode mode) {
+    if (mode != tollgate::open_mode::read_only && path.find(".torn-") != std::string::npos)
+      return tollgate::result<int>(errc::storage_failure,
+                                   fmt::format("cannot open '{}': No space left on device", path));
+    return posix_file_system::open(path, mode);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("journal: every record says how far the journal was durable", "[journal]") {
+  SECTION("every_op and group commit with one caller: through the record before") {
+    for (auto mode : {tollgate::durability::every_op, tollgate::durability::group_commit}) {
+      INFO("durability " << tollgate::to_string(mode));
+      journal_fixture f;
+      f.cfg.mode = mode;
+      {
+        auto l = f.open();
+        f.history(*l, 2);
+      }
+      {
+        auto l = f.open();  // reopening syncs: the next record vouches for all before it
+        f.history(*l, 1, 2);
+      }
+      const auto file = read_file(f.cfg.path);
+      const auto offs = record_offsets(f.cfg.path);
+      REQUIRE(offs.size() == 12);
+      for (std::size_t i = 0; i < offs.size(); ++i) {
+        const auto [seq, durable] = frame_marks(file, offs[i]);
+        CHECK(seq == i + 1);
+        CHECK(durable == i);
+      }
+    }
+  }
+  SECTION("none: what was last synced (nothing, then all replayed after a reopen)") {
+    journal_fixture f;
+    f.cfg.mode = tollgate::durability::none;
+    {
+      auto l = f.open();
+      f.history(*l, 2);
+    }
+    {
+      auto l = f.open();
+      f.history(*l, 1, 2);
+    }
+    const auto file = read_file(f.cfg.path);
+    const auto offs = record_offsets(f.cfg.path);
+    REQUIRE(offs.size() == 12);
+    for (std::size_t i = 0; i < offs.size(); ++i) CHECK(frame_marks(file, offs[i]).second == (i < 8 ? 0u : 8u));
+  }
+}
+
+TEST_CASE("journal: damage in the last tear window that a later record vouches for refuses the open",
+          "[journal]") {
+  // every_op: each record was synced before the next was written, and says
+  // so; a bad record with an intact one after it was acknowledged. It used
+  // to be taken for a torn write and cut, with every record after it.
+  journal_fixture f;
+  {
+    auto l = f.open();
+    f.history(*l, 3);  // 12 records, all inside one 64 KiB tear window
+  }
+  const auto offs = record_offsets(f.cfg.path);
+  REQUIRE(offs.size() == 12);
+  const auto original = read_file(f.cfg.path);
+  const std::uint64_t at = offs[5];  // record 6
+  std::string reason;
+  SECTION("a flipped bit in the payload") {
+    write_at(f.cfg.path, at + ld::frame_header_size + 3,
+             {original[at + ld::frame_header_size + 3] ^ std::byte{0x08}});
+    reason = "checksum mismatch";
+    SUCCEED("one bit of record 6's payload flipped");
+  }
+  SECTION("a flipped bit in the length (the scan cannot trust it to find the next record)") {
+    write_at(f.cfg.path, at + 6, {original[at + 6] ^ std::byte{0x40}});
+    reason = "out of range";
+    SUCCEED("record 6's length made far too large");
+  }
+  SECTION("a flipped bit in the length that still looks plausible") {
+    write_at(f.cfg.path, at + 4, {original[at + 4] ^ std::byte{0x02}});
+    reason = "checksum mismatch";
+    SUCCEED("record 6's length off by two");
+  }
+  SECTION("the record reads back as zeros (a lost sector)") {
+    write_at(f.cfg.path, at, std::vector<std::byte>(offs[6] - at));
+    reason = "non-zero bytes follow";
+    SUCCEED("record 6 zeroed");
+  }
+  const auto damaged = read_file(f.cfg.path);
+  for (bool ro : {true, false}) {
+    INFO((ro ? "read-only" : "writable") << " open");
+    f.cfg.read_only = ro;
+    auto r = f.try_open();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::corrupt_journal);
+    const std::string m = r.error().message();
+    INFO(m);
+    CHECK(m.find(fmt::format("damaged at offset {}", at)) != std::string::npos);
+    CHECK(m.find("record 6 is not intact") != std::string::npos);
+    CHECK(m.find(reason) != std::string::npos);
+    CHECK(m.find(fmt::format("record 7 at offset {} is intact", offs[6])) != std::string::npos);
+    CHECK(m.find("every record through 6 was durable") != std::string::npos);
+    CHECK(m.find(fmt::format("truncate it at offset {} to keep the 5 records", at)) != std::string::npos);
+    CHECK(read_file(f.cfg.path) == damaged);  // nothing cut, nothing zeroed
+    CHECK(torn_copies(f.cfg.path).empty());
+  }
+}
+
+TEST_CASE("journal: a torn last record is cut, and its bytes are kept beside the journal", "[journal]") {
+  journal_fixture f;
+  {
+    auto l = f.open();
+    f.history(*l, 3);
+  }
+  const auto offs = record_offsets(f.cfg.path);
+  REQUIRE(offs.size() == 12);
+  const auto original = read_file(f.cfg.path);
+  const std::uint64_t last_len = ld::load_le<std::uint32_t>(original.data() + offs[11] + 4);
+  const std::uint64_t end = offs[11] + ld::frame_header_size + last_len;
+  std::uint64_t cut_at = 0;
+  std::uint64_t records = 0;
+  SECTION("the last record half written (the rest still zeros)") {
+    // Nothing after record 12 can vouch for it: this is also what a bit
+    // flip in the last record looks like, which is why the copy is kept.
+    const std::uint64_t half = offs[11] + (ld::frame_header_size + last_len) / 2;
+    write_at(f.cfg.path, half, std::vector<std::byte>(end - half));
+    cut_at = offs[11];
+    records = 11;
+    SUCCEED("the second half of record 12 zeroed");
+  }
+  SECTION("garbage after the last good record") {
+    std::vector<std::byte> junk(300, std::byte{0x5a});
+    write_at(f.cfg.path, end + 100, junk);
+    cut_at = end;
+    records = 12;
+    SUCCEED("junk written after a hole past the end");
+  }
+  const auto before = read_file(f.cfg.path);
+  const std::uint64_t cut_end = end_of_data(before);
+  REQUIRE(cut_end > cut_at);
+  const std::vector<std::byte> cut(before.begin() + static_cast<long>(cut_at),
+                                   before.begin() + static_cast<long>(cut_end));
+  const std::string copy = fmt::format("{}.torn-{}", f.cfg.path, cut_at);
+  {
+    f.cfg.read_only = true;  // reported, left alone, no copy
+    auto r = f.open();
+    CHECK(r->recovery().torn_tail);
+    CHECK(r->recovery().torn_offset == cut_at);
+    CHECK(r->recovery().torn_copy.empty());
+    CHECK(torn_copies(f.cfg.path).empty());
+    CHECK(read_file(f.cfg.path) == before);
+    f.cfg.read_only = false;
+  }
+  {
+    auto l = f.open();
+    const auto& rep = l->recovery();
+    CHECK(rep.records == records);
+    CHECK(rep.torn_tail);
+    CHECK(rep.torn_tail_cut);
+    CHECK(rep.torn_offset == cut_at);
+    CHECK(rep.torn_bytes == cut_end - cut_at);
+    CHECK(rep.torn_copy == copy);
+    CHECK(rep.notes.find(fmt::format("copied to '{}'", copy)) != std::string::npos);
+    CHECK(read_file(copy) == cut);  // exactly the bytes cut
+    const auto after = read_file(f.cfg.path);
+    CHECK(end_of_data(after) <= cut_at);  // zeroed from the torn record on
+    CHECK(std::equal(after.begin(), after.begin() + static_cast<long>(cut_at), before.begin()));
+    CHECK(l->lookup("x2").has_value() == (records == 12));
+    REQUIRE(l->charge("acme", 1_cr, "after"));
+  }
+  auto l = f.open();
+  CHECK_FALSE(l->recovery().torn_tail);
+  CHECK(l->lookup("after"));
+  CHECK(torn_copies(f.cfg.path) == std::vector<std::string>{copy});
+  CHECK(read_file(copy) == cut);
+}
+
+TEST_CASE("journal: copies of torn tails never replace one another", "[journal]") {
+  journal_fixture f;
+  {
+    auto l = f.open();
+    f.history(*l, 1);
+  }
+  const std::uint64_t end = records_end(f.cfg.path);
+  const std::vector<std::byte> junk(50, std::byte{0x33});
+  write_at(f.cfg.path, end, junk);
+  const std::string copy = fmt::format("{}.torn-{}", f.cfg.path, end);
+  SECTION("the name holds other bytes: the copy gets the next name") {
+    {
+      std::ofstream(copy) << "an earlier torn tail at the same offset";
+    }
+    auto l = f.open();
+    CHECK(l->recovery().torn_copy == copy + ".2");
+    CHECK(read_file(copy + ".2") == junk);
+    CHECK(read_file(copy).size() == 39);
+  }
+  SECTION("the name holds these very bytes (an open stopped before cutting): it is reused") {
+    {
+      std::ofstream out(copy, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(junk.data()), static_cast<std::streamsize>(junk.size()));
+    }
+    auto l = f.open();
+    CHECK(l->recovery().torn_copy == copy);
+    CHECK(torn_copies(f.cfg.path).size() == 1);
+  }
+  SECTION("the copy cannot be made: the open fails and nothing is cut") {
+    using guarded_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
+        manual_clock, tollgate::journal_storage<no_torn_copies_fs>, tollgate::single_thread>>;
+    tollgate::basic_journal_config<no_torn_copies_fs> cfg;
+    cfg.path = f.cfg.path;
+    const auto before = read_file(f.cfg.path);
+    auto r = guarded_ledger::open(cfg, {}, f.clock);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::storage_failure);
+    CHECK(r.error().message().find("could not be copied") != std::string::npos);
+    CHECK(r.error().message().find("nothing was cut") != std::string::npos);
+    CHECK(read_file(f.cfg.path) == before);
+    CHECK(torn_copies(f.cfg.path).empty());
+    auto l = f.open();  // with the copy possible, the same open succeeds
+    CHECK(l->recovery().torn_tail_cut);
+    CHECK(read_file(copy) == junk);
+  }
+}
+
+TEST_CASE("journal: a torn group commit is cut unless a later record vouches for the bad one",
+          "[journal]") {
+  // Records 2 and 3 are written by hand after record 1. Record 2 is damaged;
+  // record 3 is intact and says how far the journal was durable when it was
+  // framed: below 2 (a group commit writing 2 and 3 together, torn before
+  // its fdatasync returned), or 2 (record 2 had been synced: acknowledged).
+  journal_fixture f;
+  {
+    auto l = f.open();
+    REQUIRE(l->purchase("acme", 1_usd, "p"));
+  }
+  const std::uint64_t end = records_end(f.cfg.path);
+  const auto add = [&](std::uint64_t durable3, bool damage2) {
+    auto r2 = charge_record(2, 1, "k2", 2000);
+    auto r3 = charge_record(3, durable3, "k3", 2000);
+    if (damage2) r2[ld::frame_header_size + 5] ^= std::byte{0x01};
+    std::vector<std::byte> both = r2;
+    both.insert(both.end(), r3.begin(), r3.end());
+    write_at(f.cfg.path, end, both);
+    return both;
+  };
+  SECTION("nothing damaged: both replay") {
+    add(1, false);
+    auto l = f.open();
+    CHECK(l->recovery().records == 3);
+    CHECK(l->balance("acme")->available == 98_cr);
+  }
+  SECTION("record 3 does not vouch for record 2: a torn write, both cut") {
+    auto both = add(1, true);
+    both.resize(end_of_data(both));  // the copy ends with the last non-zero byte
+    auto l = f.open();
+    CHECK(l->recovery().records == 1);
+    CHECK(l->recovery().torn_tail_cut);
+    CHECK(l->recovery().torn_offset == end);
+    CHECK(l->recovery().torn_bytes == both.size());
+    CHECK(read_file(l->recovery().torn_copy) == both);
+    CHECK_FALSE(l->lookup("k2"));
+    CHECK_FALSE(l->lookup("k3"));
+    CHECK(l->balance("acme")->available == 100_cr);
+  }
+  SECTION("record 3 vouches for record 2: damage, refused") {
+    add(2, true);
+    const auto before = read_file(f.cfg.path);
+    auto r = f.try_open();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::corrupt_journal);
+    const std::string m = r.error().message();
+    CHECK(m.find(fmt::format("damaged at offset {}: record 2 is not intact", end)) != std::string::npos);
+    CHECK(m.find("record 3 at offset") != std::string::npos);
+    CHECK(read_file(f.cfg.path) == before);
+  }
+  SECTION("a record that says it was durable before it was written is not intact") {
+    // end_frame refuses to build one; patch record 3's mark and checksum.
+    auto both = add(1, false);
+    const std::size_t r3 = both.size() - charge_record(3, 1, "k3", 2000).size();
+    ld::store_le<std::uint64_t>(both.data() + r3 + 16, 3);
+    ld::store_le<std::uint32_t>(both.data() + r3,
+                                ld::crc32c(both.data() + r3 + 4, both.size() - r3 - 4));
+    write_at(f.cfg.path, end, both);
+    f.cfg.read_only = true;
+    auto l = f.open();
+    CHECK(l->recovery().records == 2);
+    CHECK(l->recovery().notes.find("says record 3 was durable before it was written") != std::string::npos);
+  }
 }

@@ -43,21 +43,22 @@ int main(int argc, char** argv) {
   std::vector<std::uint64_t> offs;
   std::uint64_t off = ld::journal_header_size;
   for (;;) {
-    unsigned char h[16];
+    unsigned char h[ld::frame_header_size];
     f.seekg(static_cast<std::streamoff>(off));
-    if (!f.read(reinterpret_cast<char*>(h), 16)) break;
+    if (!f.read(reinterpret_cast<char*>(h), sizeof h)) break;
     const std::uint32_t len = h[4] | h[5] << 8 | h[6] << 16 | static_cast<std::uint32_t>(h[7]) << 24;
     if (len == 0) break;
     offs.push_back(off);
-    off += 16 + len;
+    off += ld::frame_header_size + len;
   }
   f.clear();
   if (kind == "damaged") {
-    f.seekg(static_cast<std::streamoff>(offs[1] + 20));
+    const std::uint64_t at = offs[1] + ld::frame_header_size + 4;  // in the payload
+    f.seekg(static_cast<std::streamoff>(at));
     char c;
     f.read(&c, 1);
     c ^= 0x10;
-    f.seekp(static_cast<std::streamoff>(offs[1] + 20));
+    f.seekp(static_cast<std::streamoff>(at));
     f.write(&c, 1);
     std::printf("%llu\n", static_cast<unsigned long long>(offs[1]));
   } else if (kind == "torn") {

@@ -2,19 +2,27 @@
 //
 // Layout. A 4096-byte header (magic "TGJOURNL", format version, header size,
 // the tear window, a random journal id, CRC32C), then records, each framed as
-// [u32 crc32c][u32 payload length][u64 sequence number][payload]; the CRC
-// covers length, sequence number and payload, and sequence numbers count up
-// from 1 without gaps. The file is grown in zero-filled segments written ahead
-// of time, so committing a record is a pwrite into space that already exists
-// plus an fdatasync that has no file size to update.
+// [u32 crc32c][u32 payload length][u64 sequence number][u64 durable through]
+// [payload]; the CRC covers everything after itself, sequence numbers count up
+// from 1 without gaps, and "durable through" is the highest sequence number
+// whose fdatasync had returned success when the record was framed (every_op:
+// the previous record's). The file is grown in zero-filled segments written
+// ahead of time, so committing a record is a pwrite into space that already
+// exists plus an fdatasync that has no file size to update.
 //
 // Recovery. Replay reads records until the first one that is not intact. If
 // only zeros follow, that is the end of the data. If non-zero bytes follow but
 // all within one "tear window" (the most any single unsynced write can span:
 // the writer never has more than that in flight), it is a torn write that was
-// never acknowledged: it is reported and, on a writable open, zeroed. Anything
+// never acknowledged, unless an intact record after it says the bad one had
+// already been synced: then the bad record was acknowledged and has been
+// damaged since, and the open is refused. A torn write is reported and, on a
+// writable open, copied to FILE.torn-OFFSET (synced) and then zeroed. Anything
 // else (a bad record followed by more data than one write could leave) is
-// damage, and the open is refused with the offset and the reason.
+// damage, and the open is refused with the offset and the reason. A record
+// no later record vouches for (the last one; with group commit, the others
+// of the last group) is the one case left: damage to it looks like a torn
+// write, and the copy is what keeps it.
 //
 // A snapshot (FILE.snapshot: header, the ledger state, CRC32C) records which
 // journal record it covers; it is written to a temporary file, fsynced,
@@ -50,13 +58,17 @@ namespace tollgate {
 namespace ledger_detail {
 inline constexpr char journal_magic[8] = {'T', 'G', 'J', 'O', 'U', 'R', 'N', 'L'};
 inline constexpr char snapshot_magic[8] = {'T', 'G', 'S', 'N', 'A', 'P', 'S', 'H'};
-inline constexpr u32 journal_format = 1;
+/// Version 2: record frames carry the durable watermark (version 1 did not).
+inline constexpr u32 journal_format = 2;
 inline constexpr u32 snapshot_file_format = 1;
 inline constexpr u64 journal_header_size = 4096;
-inline constexpr std::size_t frame_header_size = 16;
+/// crc32c, payload length, sequence number, durable through.
+inline constexpr std::size_t frame_header_size = 24;
 inline constexpr std::size_t snapshot_header_size = 72;
 /// The smallest record payload: version, time and an operation count.
 inline constexpr std::size_t min_payload_size = 13;
+/// The smallest whole record.
+inline constexpr std::size_t min_record_size = frame_header_size + min_payload_size;
 inline constexpr u32 min_tear_window = 64 * 1024;
 inline constexpr u32 max_tear_window = 16 * 1024 * 1024;
 }  // namespace ledger_detail
@@ -140,6 +152,7 @@ class journal_storage {
         next_seq_(o.next_seq_),
         last_record_start_(o.last_record_start_),
         unsynced_(o.unsynced_),
+        durable_through_(o.durable_through_.load(std::memory_order_relaxed)),
         failed_(o.failed_),
         failure_(std::move(o.failure_)) {}
   journal_storage& operator=(journal_storage&&) = delete;
@@ -153,7 +166,11 @@ class journal_storage {
    * Replays the journal into `sink`: `sink.snapshot(bytes) -> result<void>`
    * (the snapshot's state; on an error replay falls back to the whole
    * journal after `sink.reset()`), then `sink.record(seq, bytes) ->
-   * result<void>` for every record. Cuts a torn tail on a writable open.
+   * result<void>` for every record. On a writable open, copies a torn tail
+   * to FILE.torn-OFFSET and cuts it, then syncs the journal (so everything
+   * replayed counts as durable). Errors: errc::corrupt_journal (damage, with
+   * the offset and what to do), errc::storage_failure (the torn tail could
+   * not be copied aside: nothing was cut), errc::io_error.
    */
   template <class Sink>
   [[nodiscard]] result<recovery_report> replay(Sink& sink) {
@@ -194,7 +211,8 @@ class journal_storage {
       const u32 crc = load_le<u32>(*h);
       const u32 len = load_le<u32>(*h + 4);
       const u64 s = load_le<u64>(*h + 8);
-      if (crc == 0 && len == 0 && s == 0) break;  // zeros: the end, unless data follows
+      const u64 durable = load_le<u64>(*h + 16);
+      if (crc == 0 && len == 0 && s == 0 && durable == 0) break;  // zeros: the end, unless data follows
       if (len < min_payload_size || len > tear_window_ - frame_header_size ||
           len > capacity_ - off - frame_header_size) {
         bad = fmt::format("record length {} is out of range", len);
@@ -208,6 +226,10 @@ class journal_storage {
       }
       if (s != seq) {
         bad = fmt::format("sequence number {} where {} was expected", s, seq);
+        break;
+      }
+      if (durable >= s) {
+        bad = fmt::format("record {} says record {} was durable before it was written", s, durable);
         break;
       }
       if (auto r = sink.record(seq, std::span<const std::byte>(*f + frame_header_size, len)); !r)
@@ -224,6 +246,10 @@ class journal_storage {
     auto tail = sc.nonzero_range(off);
     if (!tail) return tail.error();
     const auto [first_nz, end_nz] = *tail;
+    const std::string why = !bad.empty() ? bad
+                                         : fmt::format("the records stop (zeros), but non-zero bytes "
+                                                       "follow at offset {}",
+                                                       first_nz);
     if (end_nz > off) {
       if (end_nz - off > tear_window_)
         return result<recovery_report>(
@@ -233,24 +259,48 @@ class journal_storage {
                         "acknowledged records would be lost. Restore the file from a backup, or "
                         "copy it aside and truncate it at offset {} to keep the {} records before "
                         "the damage",
-                        cfg_.path, off,
-                        bad.empty() ? fmt::format("the records stop, but non-zero bytes follow at "
-                                                  "offset {}", first_nz)
-                                    : bad,
-                        end_nz, tear_window_, off, seq - 1));
+                        cfg_.path, off, why, end_nz, tear_window_, off, seq - 1));
+      // Within one tear window this looks like a torn write. It is not if a
+      // later record, intact, says record `seq` had been synced before it
+      // was framed: then record `seq` was acknowledged, and is damaged.
+      auto proof = sc.find_durable_proof(off, end_nz, seq);
+      if (!proof) return proof.error();
+      if (*proof)
+        return result<recovery_report>(
+            errc::corrupt_journal,
+            fmt::format("journal '{}' is damaged at offset {}: record {} is not intact ({}), but it "
+                        "had been acknowledged: record {} at offset {} is intact and says every "
+                        "record through {} was durable when it was written. Restore the file from "
+                        "a backup, or copy it aside and truncate it at offset {} to keep the {} "
+                        "records before the damage (record {} and the records after it, at least "
+                        "through record {}, would be lost)",
+                        cfg_.path, off, seq, why, (*proof)->seq, (*proof)->offset,
+                        (*proof)->durable, off, seq - 1, seq, (*proof)->seq));
       rep.torn_tail = true;
       rep.torn_offset = off;
       rep.torn_bytes = end_nz - off;
-      rep.notes += fmt::format(
-          "torn tail: {} bytes at offset {} are the remains of a write that was never "
-          "acknowledged ({}){}\n",
-          end_nz - off, off, bad.empty() ? "a hole, then data" : bad,
-          cfg_.read_only ? "; left as is (read-only)" : "; zeroed");
       if (!cfg_.read_only) {
+        // Keep the bytes before zeroing them: damage to the last record looks
+        // exactly like a torn write (nothing after it can vouch for it), so
+        // this copy is the only way back to it.
+        auto kept = keep_torn(off, end_nz);
+        if (!kept) return kept.error();
+        rep.torn_copy = *kept;
         if (auto r = zero_range(off, end_nz); !r) return r.error();
-        if (auto r = cfg_.fs.fdatasync(fd_); !r) return r.error();
         rep.torn_tail_cut = true;
       }
+      rep.notes += fmt::format(
+          "torn tail: {} bytes at offset {} are the remains of a write that was never "
+          "acknowledged ({}); {}\n",
+          end_nz - off, off, bad.empty() ? "a hole, then data" : bad,
+          cfg_.read_only ? std::string("left as is (read-only)")
+                         : fmt::format("copied to '{}', then zeroed", rep.torn_copy));
+    }
+    if (!cfg_.read_only) {
+      // Whatever the last writer left unsynced is synced now, so every
+      // record replayed is durable and the next record may say so.
+      if (auto r = cfg_.fs.fdatasync(fd_); !r) return r.error();
+      durable_through_.store(seq - 1, std::memory_order_release);
     }
     tail_ = off;
     next_seq_ = seq;
@@ -266,13 +316,22 @@ class journal_storage {
     buf.resize(pos + ledger_detail::frame_header_size);
     return pos;
   }
-  /// Completes the frame begun at `pos` (the payload is everything after it).
-  static void end_frame(std::vector<std::byte>& buf, std::size_t pos, std::uint64_t seq) {
+  /**
+   * Completes the frame begun at `pos` (the payload is everything after it)
+   * as record `seq`. `durable_through` is the highest sequence number known
+   * durable now (durable_through(), read when the record is framed); it
+   * must be below `seq`. Recovery trusts it: a record that says record k
+   * was durable proves that a bad record k is damage, not a torn write.
+   */
+  static void end_frame(std::vector<std::byte>& buf, std::size_t pos, std::uint64_t seq,
+                        std::uint64_t durable_through) {
     using namespace ledger_detail;
+    TOLLGATE_ASSERT(durable_through < seq, "journal: a record framed as durable before it is written");
     std::byte* p = buf.data() + pos;
     const auto len = static_cast<u32>(buf.size() - pos - frame_header_size);
     store_le<u32>(p + 4, len);
     store_le<u64>(p + 8, seq);
+    store_le<u64>(p + 16, durable_through);
     store_le<u32>(p, crc32c(p + 4, frame_header_size - 4 + len));
   }
 
@@ -287,6 +346,14 @@ class journal_storage {
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   /// The sequence number the next record must carry.
   [[nodiscard]] std::uint64_t next_seq() const noexcept { return next_seq_; }
+  /**
+   * The highest sequence number made durable by an fdatasync that returned
+   * success (after a writable open: every record replayed). Thread-safe: a
+   * ledger framing records may read it while another thread syncs.
+   */
+  [[nodiscard]] std::uint64_t durable_through() const noexcept {
+    return durable_through_.load(std::memory_order_acquire);
+  }
   [[nodiscard]] std::uint64_t end_offset() const noexcept { return tail_; }
   [[nodiscard]] const std::string& path() const noexcept { return cfg_.path; }
   [[nodiscard]] FileSystem& file_system_instance() noexcept { return cfg_.fs; }
@@ -332,6 +399,7 @@ class journal_storage {
     if (unsynced_ == 0) return {};
     if (auto r = cfg_.fs.fdatasync(fd_); !r) return fail(r.error().message());
     unsynced_ = 0;
+    durable_through_.store(next_seq_ - 1, std::memory_order_release);
     return {};
   }
 
@@ -387,6 +455,11 @@ class journal_storage {
     std::vector<std::byte> payload;
   };
 
+  // An intact record that proves an earlier one was durable.
+  struct durable_proof {
+    u64 offset = 0, seq = 0, durable = 0;
+  };
+
   // Reads ahead in large chunks so replay costs few system calls.
   class scanner {
    public:
@@ -424,6 +497,37 @@ class journal_storage {
         off += n;
       }
       return std::pair<u64, u64>{first, end};
+    }
+    // The first intact record starting in (from, to) whose durable mark
+    // covers record `k`, where `from` is where record k starts (it is not
+    // intact) and `to` the end of the non-zero bytes. Every offset is tried,
+    // since record k's length may be the damaged part. Records k, k+1, ...
+    // lie back to back from `from`, each at least min_record_size bytes, so
+    // a record at offset y has a sequence number in (k, k + (y - from) /
+    // min_record_size]; the length, that bound and the mark are checked
+    // before the checksum, so random bytes and records that prove nothing
+    // (a torn group commit: marks below k) cost no CRC. At most one tear
+    // window of offsets.
+    result<std::optional<durable_proof>> find_durable_proof(u64 from, u64 to, u64 k) {
+      using namespace ledger_detail;
+      const u64 cap = j_.capacity_;
+      const u64 max_len = j_.tear_window_ - frame_header_size;
+      for (u64 y = from + min_record_size; y < to && cap - y >= frame_header_size; ++y) {
+        auto p = get(y, frame_header_size);
+        if (!p) return p.error();
+        const u32 len = load_le<u32>(*p + 4);
+        if (len < min_payload_size || len > max_len || len > cap - y - frame_header_size) continue;
+        const u64 s = load_le<u64>(*p + 8);
+        if (s <= k || s - k > (y - from) / min_record_size) continue;
+        const u64 durable = load_le<u64>(*p + 16);
+        if (durable < k || durable >= s) continue;
+        const u32 crc = load_le<u32>(*p);
+        auto f = get(y, frame_header_size + len);
+        if (!f) return f.error();
+        if (crc32c(*f + 4, frame_header_size - 4 + len) != crc) continue;
+        return std::optional<durable_proof>(durable_proof{y, s, durable});
+      }
+      return std::optional<durable_proof>{};
     }
 
    private:
@@ -471,6 +575,65 @@ class journal_storage {
     return {};
   }
 
+  // Copies the bytes [from, to) of the journal, about to be cut as a torn
+  // tail, to FILE.torn-FROM (FILE.torn-FROM.2, ... when that name holds
+  // other bytes), through a temporary file that is fsynced and linked into
+  // place, then syncs the directory. A copy with the same bytes, left by an
+  // open that stopped before cutting, is reused. Returns the copy's path.
+  [[nodiscard]] result<std::string> keep_torn(u64 from, u64 to) {
+    auto failed = [&](const std::string& where, const std::string& why) {
+      return result<std::string>(
+          errc::storage_failure,
+          fmt::format("journal '{}': the torn tail at offset {} ({} bytes) could not be copied to "
+                      "'{}' ({}), so nothing was cut. Make room or fix the permissions of the "
+                      "journal's directory and open it again, or open it read-only",
+                      cfg_.path, from, to - from, where, why));
+    };
+    std::vector<std::byte> bytes(static_cast<std::size_t>(to - from));
+    auto r = cfg_.fs.pread(fd_, bytes.data(), bytes.size(), from);
+    if (!r) return r.error();
+    if (*r != bytes.size())
+      return result<std::string>(errc::io_error, fmt::format("journal '{}' ended while reading offset {}",
+                                                             cfg_.path, from));
+    const std::string base = fmt::format("{}.torn-{}", cfg_.path, from);
+    constexpr int max_copies = 1000;
+    for (int n = 1; n <= max_copies; ++n) {
+      const std::string p = n == 1 ? base : fmt::format("{}.{}", base, n);
+      if (cfg_.fs.exists(p)) {
+        if (same_contents(p, bytes)) return p;
+        continue;
+      }
+      const std::string tmp = p + ".tmp";
+      auto fd = cfg_.fs.open(tmp, open_mode::create_truncate);
+      if (!fd) return failed(p, fd.error().message());
+      auto w = write_all(*fd, bytes.data(), bytes.size(), 0);
+      if (w) w = cfg_.fs.fsync(*fd);
+      cfg_.fs.close(*fd);
+      if (w) w = cfg_.fs.link(tmp, p);
+      (void)cfg_.fs.remove(tmp);
+      if (w) w = cfg_.fs.sync_directory(directory());
+      if (!w) return failed(p, w.error().message());
+      return p;
+    }
+    return failed(base, fmt::format("{} copies of other torn tails at that offset exist already; "
+                                    "move them elsewhere",
+                                    max_copies));
+  }
+
+  // Whether the file at `p` holds exactly `bytes` (false when unreadable).
+  [[nodiscard]] bool same_contents(const std::string& p, const std::vector<std::byte>& bytes) {
+    auto fd = cfg_.fs.open(p, open_mode::read_only);
+    if (!fd) return false;
+    bool same = false;
+    if (auto size = cfg_.fs.size(*fd); size && *size == bytes.size()) {
+      std::vector<std::byte> have(bytes.size());
+      auto r = cfg_.fs.pread(*fd, have.data(), have.size(), 0);
+      same = r && *r == have.size() && have == bytes;
+    }
+    cfg_.fs.close(*fd);
+    return same;
+  }
+
   [[nodiscard]] result<void> zero_range(u64 from, u64 to) {
     static const std::vector<std::byte> zeros(1u << 20);
     for (u64 off = from; off < to;) {
@@ -490,6 +653,7 @@ class journal_storage {
     if (auto r = cfg_.fs.fdatasync(fd_); !r) return fail(r.error().message());
     capacity_ = cap;
     unsynced_ = 0;
+    durable_through_.store(next_seq_ - 1, std::memory_order_release);
     return {};
   }
 
@@ -563,9 +727,14 @@ class journal_storage {
       return bad("it is not a tollgate journal (bad magic at offset 0)");
     const u32 version = load_le<u32>(h.data() + 8);
     if (version != journal_format)
-      return bad(fmt::format("journal format version {} is not supported (this build reads "
-                             "version {})",
-                             version, journal_format));
+      return bad(fmt::format(
+          "journal format version {} is not supported: this build reads and writes version {} "
+          "only ({}); open it with the build that wrote it",
+          version, journal_format,
+          version < journal_format
+              ? "it was written by an older build, and older formats are not read: their records "
+                "lack what recovery now relies on, such as the durable watermark of version 2"
+              : "it was written by a newer build"));
     if (crc32c(h.data(), journal_header_size - 4) != load_le<u32>(h.data() + journal_header_size - 4))
       return bad("the header checksum does not match (damage at offset 0)");
     if (load_le<u32>(h.data() + 12) != journal_header_size) return bad("unexpected header size");
@@ -632,7 +801,7 @@ class journal_storage {
       return {};
     }
     if (sf.last < journal_header_size || sf.end > capacity_ || sf.last >= sf.end ||
-        sf.end - sf.last < frame_header_size + min_payload_size ||
+        sf.end - sf.last < min_record_size ||
         sf.end - sf.last > tear_window_)
       return bad("its journal offsets are out of range");
     std::vector<std::byte> f(static_cast<std::size_t>(sf.end - sf.last));
@@ -656,6 +825,8 @@ class journal_storage {
   u64 next_seq_ = 1;
   u64 last_record_start_ = 0;
   u64 unsynced_ = 0;
+  // Invariant: when unsynced_ is 0 (and nothing failed), it is next_seq_ - 1.
+  std::atomic<u64> durable_through_{0};
   bool failed_ = false;
   std::string failure_;
 };

@@ -106,9 +106,11 @@ class basic_ledger {
 
   /**
    * Opens a ledger on `config` (for a journal: creates or replays the file,
-   * cuts a torn tail, checks every invariant).
+   * cuts a torn tail after copying it to FILE.torn-OFFSET, checks every
+   * invariant).
    * @return the ledger; or errc::locked, errc::corrupt_journal (with the
-   *         offset and reason), errc::io_error.
+   *         offset and reason), errc::storage_failure (a torn tail could not
+   *         be copied aside; nothing was cut), errc::io_error.
    */
   [[nodiscard]] static result<std::unique_ptr<basic_ledger>> open(storage_config config,
                                                                   ledger_options options = {},
@@ -754,7 +756,10 @@ class basic_ledger {
     requires persistent
   {
     const u64 seq = next_record_seq_++;
-    storage_type::end_frame(pending_, pos, seq);
+    // The record says how far the journal was durable when it was framed
+    // (every_op: through the previous record). The storage's mark is safe to
+    // read while a group flush syncs on another thread.
+    storage_type::end_frame(pending_, pos, seq, storage_->durable_through());
     frame_ends_.push_back(pending_.size());
     pending_sp_.push_back({seq, sp});
     if (storage_->mode() == durability::group_commit) return wait_durable(lk, seq);

@@ -317,6 +317,7 @@ struct recovery_report {
   std::uint64_t torn_offset = 0;      ///< where it started
   std::uint64_t torn_bytes = 0;       ///< how many bytes it spanned
   bool torn_tail_cut = false;         ///< and it was zeroed (writable opens only)
+  std::string torn_copy;              ///< where its bytes were copied before it was zeroed
   std::uint64_t end_offset = 0;       ///< where the next record goes
   std::string notes;                  ///< anything else a person should know, one per line
 };
