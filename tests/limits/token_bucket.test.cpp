@@ -486,52 +486,85 @@ TEMPLATE_TEST_CASE("a clock that steps far backwards adds nothing, however far",
   // Steps past 2^63 / p ns (75 s) wrapped the other way, with the same result.
   const token_rate rate(123'456'789, 1s);
   const std::uint64_t burst = 1'000;
-  for (const auto back : {std::chrono::nanoseconds(1s), std::chrono::nanoseconds(36s), std::chrono::nanoseconds(38s),
-                          std::chrono::nanoseconds(75s), std::chrono::nanoseconds(76s), std::chrono::nanoseconds(149s),
-                          std::chrono::nanoseconds(150s), std::chrono::nanoseconds(1h),
-                          std::chrono::nanoseconds(std::chrono::hours(24) * 365 * 50)}) {
-    INFO("stepped back " << back.count() << " ns");
-    manual_clock clock(manual_clock::time_point(std::chrono::hours(24) * 365 * 100));
-    bucket<TestType> b(rate, burst, clock);
-    drain(b);
-    const auto written = clock.now();
-    clock.advance(-back);
+  // A generator, not a loop: every SECTION below runs for every step.
+  const auto back = std::chrono::nanoseconds(GENERATE(
+      std::int64_t{1'000'000'000}, std::int64_t{9'000'000'000}, std::int64_t{19'000'000'000},
+      std::int64_t{36'000'000'000}, std::int64_t{38'000'000'000}, std::int64_t{75'000'000'000},
+      std::int64_t{76'000'000'000}, std::int64_t{149'000'000'000}, std::int64_t{150'000'000'000},
+      std::int64_t{3'600'000'000'000}, std::int64_t{1'576'800'000'000'000'000}));  // ... 50 years
+  INFO("stepped back " << back.count() << " ns");
+  manual_clock clock(manual_clock::time_point(std::chrono::hours(24) * 365 * 100));
+  bucket<TestType> b(rate, burst, clock);
+  drain(b);
+  const auto written = clock.now();
+  clock.advance(-back);
+  CHECK(b.available() == 0);
+  CHECK_FALSE(b.evictable(clock.now(), 0ns));
+  const auto d = b.try_acquire(1);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.retry_after >= std::min<std::chrono::nanoseconds>(back, 37s));  // exact below ~37 s
+  CHECK(b.try_acquire(burst).reason == limit_reason::limited);
+  CHECK_FALSE(b.reserve(1, 1s).allowed);
+  SECTION("a refund while behind gives back what it says, no more") {
+    CHECK(b.refund(3) <= 3);
+    // Back at the time of the write, the bucket holds what was refunded;
+    // 9 ns later (at 0.123 tokens per ns) one more.
+    clock.set(written);
+    CHECK(b.available() == 3);
+    CHECK_FALSE(b.try_acquire(4).allowed);
+    clock.advance(std::chrono::nanoseconds(9));
+    CHECK(b.available() == 4);
+  }
+  SECTION("a rate or burst change while behind lifts nothing") {
+    b.set_burst(2 * burst);
+    b.set_rate(token_rate(123'456'789, 2s));
+    // Back at the write the bucket is still empty, and it refills at no
+    // more than the new rate (17 ns at 0.0617 tokens per ns: one token).
+    clock.set(written);
     CHECK(b.available() == 0);
-    CHECK_FALSE(b.evictable(clock.now(), 0ns));
-    const auto d = b.try_acquire(1);
-    CHECK_FALSE(d.allowed);
-    CHECK(d.retry_after > 0ns);
-    CHECK(b.try_acquire(burst).reason == limit_reason::limited);
-    CHECK_FALSE(b.reserve(1, 1s).allowed);
-    SECTION("a refund while behind gives back what it says, no more") {
-      CHECK(b.refund(3) <= 3);
-      // Back at the time of the write, the bucket holds what was refunded;
-      // 9 ns later (at 0.123 tokens per ns) one more.
-      clock.set(written);
-      CHECK(b.available() == 3);
-      CHECK_FALSE(b.try_acquire(4).allowed);
-      clock.advance(std::chrono::nanoseconds(9));
-      CHECK(b.available() == 4);
-    }
-    SECTION("a rate or burst change while behind lifts nothing") {
-      b.set_burst(2 * burst);
-      b.set_rate(token_rate(123'456'789, 2s));
-      // Back at the write the bucket is still empty, and it refills at no
-      // more than the new rate (17 ns at 0.0617 tokens per ns: one token).
-      clock.set(written);
-      CHECK(b.available() == 0);
-      CHECK_FALSE(b.try_acquire(1).allowed);
-      clock.advance(std::chrono::nanoseconds(17));
-      CHECK(b.available() <= 1);
-      CHECK_FALSE(b.try_acquire(2).allowed);
-    }
-    SECTION("back at the write, the bucket refills from where it was") {
-      clock.set(written);
-      CHECK(b.available() == 0);
-      clock.advance(std::chrono::nanoseconds(9));
-      CHECK(b.available() == 1);
+    CHECK_FALSE(b.try_acquire(1).allowed);
+    clock.advance(std::chrono::nanoseconds(17));
+    CHECK(b.available() <= 1);
+    CHECK_FALSE(b.try_acquire(2).allowed);
+  }
+  SECTION("back at the write, the bucket refills from where it was") {
+    clock.set(written);
+    CHECK(b.available() == 0);
+    clock.advance(std::chrono::nanoseconds(9));
+    CHECK(b.available() == 1);
+  }
+}
+
+TEMPLATE_TEST_CASE("a burst change behind a bucket deep in debt forgives no debt", "[limits][token_bucket]",
+                   single_thread, multi_thread) {
+  // Borrowed to near the debt limit at t0, then reconfigured at a time
+  // before t0: the level read there is below the debt limit, and clamping
+  // it up to the limit (instead of moving along the word's line to where it
+  // reaches the limit) forgave about 10^9 tokens of debt in multi_thread,
+  // whose reading a few seconds before its hint is not held at all.
+  const auto t0 = manual_clock::time_point(std::chrono::hours(24) * 365 * 100);
+  manual_clock clock(t0);
+  const token_rate rate(123'456'789, 1s);
+  const std::uint64_t burst = 2'000'000'000;
+  bucket<TestType> b(rate, burst, clock);
+  std::uint64_t admitted = 0;
+  for (const std::uint64_t n : {burst, burst, std::uint64_t{300'000'000}}) {
+    REQUIRE(b.reserve(n, std::chrono::nanoseconds::max(), t0).allowed);
+    admitted += n;
+  }
+  const auto back = std::chrono::nanoseconds(GENERATE(std::int64_t{9'000'000'000}, std::int64_t{20'000'000'000},
+                                                      std::int64_t{3'600'000'000'000}));
+  INFO("reconfigured " << back.count() << " ns before the debt was taken");
+  b.set_burst(burst + 1, t0 - back);
+  // Greedy until t0 + 20 s: never more than the burst plus the refill since t0.
+  for (auto t = t0; t <= t0 + 20s; t += 100ms) {
+    if (b.try_acquire(b.burst(), t).allowed) {
+      admitted += b.burst();
+    } else if (const auto k = b.available(t); k != 0 && b.try_acquire(k, t).allowed) {
+      admitted += k;
     }
   }
+  CHECK(admitted <= burst + 1 + 20 * 123'456'789u);
 }
 
 TEMPLATE_TEST_CASE("a bucket stays evictable-safe when swept with an old time", "[limits][token_bucket]",

@@ -183,20 +183,27 @@ struct word_age {
   return u;
 }
 
+/// How low a reading behind the write goes (see level_behind): twice the
+/// debt limit, so a refused request's retry_after stays exact for steps
+/// back of up to about 2^61 / p ns beyond a full debt.
+inline constexpr std::int64_t behind_floor = wrap_floor;
+
 /**
  * The level at now_ns, earlier than `then`, of a bucket whose level at `then`
  * is `level_then`: what the time between them took back, on the same
  * straight line as the 64-bit tick difference gives for a small step, but
  * computed in 128 bits (a step of 2^62 / p ns, 37 s at 123 456 789 per
  * second, would wrap that difference into what reads as a long idle period,
- * i.e. full), and bounded below at the debt limit (or at level_then, if
- * lower): never above level_then.
+ * i.e. full), and held at behind_floor (or at level_then, if lower) below
+ * that: never above level_then. A held reading is above the line, so its
+ * retry_after is a lower bound and nothing may be written from it (see
+ * write_anchor).
  */
 [[nodiscard]] constexpr std::int64_t level_behind(const bucket_params& b, std::int64_t level_then,
                                                   std::int64_t then, std::int64_t now_ns) noexcept {
   // then - now < 2^64 and p < 2^63: the product fits 127 bits.
   const i128 back = (static_cast<i128>(then) - now_ns) * static_cast<i128>(b.p);
-  const i128 floor = level_then < -max_debt_ticks ? level_then : -max_debt_ticks;
+  const i128 floor = level_then < behind_floor ? level_then : behind_floor;
   const i128 level = static_cast<i128>(level_then) - back;
   return static_cast<std::int64_t>(level < floor ? floor : level);
 }
@@ -222,19 +229,32 @@ struct anchor {
 };
 
 /**
- * The anchor of a refund or a rate or burst change at now_ns: now_ns and the
- * level there, unless the clock is so far behind the last write that the debt
- * limit held the reading up (level_behind's floor). That reading lies above
- * the word's straight line: a word written from it would lift the line, and
- * the clock coming back would refill the bucket past what it held. Such a
- * write applies at `since` instead, where the line is known.
+ * The anchor of a refund or a rate or burst change at now_ns: a point of the
+ * word's straight line at which the level is within the debt limit, so that
+ * a word written there (every word must be, and convert_word clamps to it)
+ * keeps the line and lifts nothing. Normally now_ns and the level there. A
+ * reading that level_behind held up lies above the line: the line is taken
+ * at `since` instead. A level still below the debt limit (a clock far behind
+ * the write; in multi_thread also a reading between `since` and a later
+ * write) moves along the line to where it reaches the limit, which is no
+ * later than the write (the word's level was within the limit then). A word
+ * written as of a time after now_ns reads from the write's side at now_ns.
  */
 [[nodiscard]] constexpr anchor write_anchor(const bucket_params& b, std::int64_t now_ns, std::uint64_t z,
                                             word_age a) noexcept {
-  const std::int64_t level = level_at(b, now_ns, z, a);
-  if (now_ns < a.since && level <= -max_debt_ticks) [[unlikely]]
-    return {a.since, level_forward(b, ticks_at(b, a.since), z)};
-  return {now_ns, level};
+  anchor r{now_ns, level_at(b, now_ns, z, a)};
+  if (r.level <= behind_floor && now_ns < a.since) [[unlikely]]
+    r = {a.since, level_forward(b, ticks_at(b, a.since), z)};
+  if (r.level < -max_debt_ticks) [[unlikely]] {
+    // ceil((limit - level) / p) ns later the line is back at the limit.
+    const u128 ns = ceil_div(static_cast<u128>(static_cast<i128>(-max_debt_ticks) - r.level), b.p);
+    const i128 at = static_cast<i128>(r.at) + static_cast<i128>(ns);
+    const i128 level = static_cast<i128>(r.level) + static_cast<i128>(ns) * b.p;  // < -limit + p
+    r = {at > (std::numeric_limits<std::int64_t>::max)() ? (std::numeric_limits<std::int64_t>::max)()
+                                                         : static_cast<std::int64_t>(at),
+         static_cast<std::int64_t>(level)};
+  }
+  return r;
 }
 
 /// The state word for `level` at tick time T.
@@ -328,7 +348,7 @@ struct acquire_outcome {
   if (after > static_cast<i128>(b.full)) after = b.full;  // a refund never lifts the bucket above full
   const auto after64 = static_cast<std::int64_t>(after);
   return {after64 != a.level, word_for(ticks_at(b, a.at), after64),
-          a.at == now_ns ? after64 : level_behind(b, after64, a.at, now_ns), a.at};
+          a.at <= now_ns ? after64 : level_behind(b, after64, a.at, now_ns), a.at};
 }
 
 /// When a reading's state word was written: no later than `by`; and `since`
@@ -604,14 +624,17 @@ class bucket_storage<true> {
  * (for a caller that already read the clock, e.g. keyed<>); the other form
  * reads the bucket's clock once. Hard limits (docs/limits.md): burst * q <
  * 2^62; borrowed debt <= 2^61 ticks. A clock stepping backwards by any
- * amount adds nothing: the bucket reads as short as the step says, down to
- * the debt limit, until the clock is back. A bucket left idle for any length of time reads as full
+ * amount adds nothing: the bucket reads as short as the step says (held at
+ * 2^62 ticks of debt: a retry_after past that is a lower bound) until the
+ * clock is back, and a refund or a rate or burst change made meanwhile
+ * lifts nothing. A bucket left idle for any length of time reads as full
  * (it also keeps, beside its one state word, the time that word was
  * written: exactly for single_thread, as a coarse hint for multi_thread).
  * The one exception, multi_thread only: a caller that passes an explicit
- * `now` more than 2^60 / p ns later than the bucket's other callers, and is
- * then refused, can make a later long idle period read as less than full,
- * never as more.
+ * `now` more than 2^60 / p ns later than the bucket's other callers and
+ * loses the race to write can make the bucket read short (as if the others'
+ * clocks had stepped back that far) until their clocks pass that time less
+ * 2^60 / p ns: the refusing side, never more permissive.
  */
 template <Clock C = std::chrono::steady_clock, Sync S = multi_thread>
 class basic_token_bucket {
