@@ -23,7 +23,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <set>
 #include <sstream>
@@ -120,11 +119,7 @@ TEST_CASE("crash: SIGKILL at random moments loses nothing acknowledged", "[ledge
       std::remove((j + ".snapshot").c_str());
       std::remove((j + ".snapshot.tmp").c_str());
       // Copies of the torn tails that reopening cut (FILE.torn-OFFSET...).
-      namespace fs = std::filesystem;
-      const std::string prefix = fs::path(j).filename().string() + ".torn-";
-      std::error_code ec;
-      for (const auto& e : fs::directory_iterator(fs::path(j).parent_path(), ec))
-        if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
+      for (const auto& c : test_support::torn_copies(j)) std::remove(c.c_str());
     }
   } cleanup_files{journal};
 

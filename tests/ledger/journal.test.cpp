@@ -33,13 +33,9 @@ namespace ld = tollgate::ledger_detail;
 using jledger = tollgate::basic_ledger<
     tollgate::ledger_traits<manual_clock, tollgate::journal_storage<>, tollgate::single_thread>>;
 
-std::vector<std::byte> read_file(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(v.size());
-  std::memcpy(out.data(), v.data(), v.size());
-  return out;
-}
+using test_support::read_file;
+using test_support::record_offsets;
+using test_support::torn_copies;
 void write_at(const std::string& p, std::uint64_t off, const std::vector<std::byte>& bytes) {
   std::fstream f(p, std::ios::binary | std::ios::in | std::ios::out);
   f.seekp(static_cast<std::streamoff>(off));
@@ -56,19 +52,6 @@ void set_version(const std::string& p, std::uint32_t version) {
   ld::store_le<std::uint32_t>(h.data() + 8, version);
   ld::store_le<std::uint32_t>(h.data() + 4092, ld::crc32c(h.data(), 4092));
   write_at(p, 0, std::vector<std::byte>(h.begin(), h.begin() + 4096));
-}
-// Offsets of the records in a journal file.
-std::vector<std::uint64_t> record_offsets(const std::string& p) {
-  const auto f = read_file(p);
-  std::vector<std::uint64_t> out;
-  std::uint64_t off = ld::journal_header_size;
-  while (off + ld::frame_header_size <= f.size()) {
-    const auto len = ld::load_le<std::uint32_t>(f.data() + off + 4);
-    if (len == 0) break;
-    out.push_back(off);
-    off += ld::frame_header_size + len;
-  }
-  return out;
 }
 
 struct journal_fixture {
@@ -642,15 +625,6 @@ namespace {
 // The sequence number and durable mark of the record at `off`.
 std::pair<std::uint64_t, std::uint64_t> frame_marks(const std::vector<std::byte>& f, std::uint64_t off) {
   return {ld::load_le<std::uint64_t>(f.data() + off + 8), ld::load_le<std::uint64_t>(f.data() + off + 16)};
-}
-
-// Files beside the journal whose names start with `journal.torn-`.
-std::vector<std::string> torn_copies(const std::string& journal) {
-  std::vector<std::string> out;
-  const std::string prefix = fs::path(journal).filename().string() + ".torn-";
-  for (const auto& e : fs::directory_iterator(fs::path(journal).parent_path()))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
-  return out;
 }
 
 // Where the records of the journal at `p` end.

@@ -9,8 +9,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -238,22 +236,17 @@ TEST_CASE("concurrent: group commit shares fdatasyncs and loses nothing", "[ledg
   // each other (so a torn group is cut, not taken for damage).
   {
     namespace ld = tollgate::ledger_detail;
-    std::ifstream in(cfg.path, std::ios::binary);
-    const std::vector<char> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto* f = reinterpret_cast<const std::byte*>(raw.data());
+    const auto f = test_support::read_file(cfg.path);
     std::uint64_t records = 0, behind = 0, last_mark = 0;
-    for (std::uint64_t off = ld::journal_header_size; off + ld::frame_header_size <= raw.size();) {
-      const auto len = ld::load_le<std::uint32_t>(f + off + 4);
-      if (len == 0) break;
-      const auto seq = ld::load_le<std::uint64_t>(f + off + 8);
-      const auto mark = ld::load_le<std::uint64_t>(f + off + 16);
+    for (const std::uint64_t off : test_support::record_offsets(f)) {
+      const auto seq = ld::load_le<std::uint64_t>(f.data() + off + 8);
+      const auto mark = ld::load_le<std::uint64_t>(f.data() + off + 16);
       REQUIRE(seq == records + 1);
       REQUIRE(mark < seq);
       REQUIRE(mark >= last_mark);
       if (mark + 1 < seq) ++behind;
       last_mark = mark;
       ++records;
-      off += ld::frame_header_size + len;
     }
     CHECK(records > 100);
     CHECK(behind > 0);  // some records shared a group

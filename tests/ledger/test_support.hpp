@@ -9,15 +9,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
 #include <tollgate/core/money.hpp>
+#include <tollgate/ledger/journal_storage.hpp>
 
 namespace test_support {
 
@@ -101,5 +106,42 @@ inline long long raw(const tollgate::credits& c) { return c.raw().convert_to<lon
 inline long long raw(const tollgate::usd& c) { return c.raw().convert_to<long long>(); }
 inline tollgate::credits cr(long long micro) { return tollgate::credits::from_raw(micro); }
 inline tollgate::usd dollars(long long micro) { return tollgate::usd::from_raw(micro); }
+
+/// The bytes of the file at `p` (empty when it cannot be read).
+inline std::vector<std::byte> read_file(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> out(v.size());
+  std::memcpy(out.data(), v.data(), v.size());
+  return out;
+}
+
+/// Offsets of the records in the journal file `f`, up to the first zero length.
+inline std::vector<std::uint64_t> record_offsets(const std::vector<std::byte>& f) {
+  namespace ld = tollgate::ledger_detail;
+  std::vector<std::uint64_t> out;
+  std::uint64_t off = ld::journal_header_size;
+  while (off + ld::frame_header_size <= f.size()) {
+    const auto len = ld::load_le<std::uint32_t>(f.data() + off + 4);
+    if (len == 0) break;
+    out.push_back(off);
+    off += ld::frame_header_size + len;
+  }
+  return out;
+}
+inline std::vector<std::uint64_t> record_offsets(const std::string& p) { return record_offsets(read_file(p)); }
+
+/// Files beside the journal whose names start with `JOURNAL.torn-` (the
+/// copies of torn tails that a writable open cut); none when the directory
+/// cannot be read.
+inline std::vector<std::string> torn_copies(const std::string& journal) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  const std::string prefix = fs::path(journal).filename().string() + ".torn-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(journal).parent_path(), ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().string());
+  return out;
+}
 
 }  // namespace test_support

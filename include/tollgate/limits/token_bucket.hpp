@@ -194,18 +194,17 @@ inline constexpr std::int64_t behind_floor = wrap_floor;
  * straight line as the 64-bit tick difference gives for a small step, but
  * computed in 128 bits (a step of 2^62 / p ns, 37 s at 123 456 789 per
  * second, would wrap that difference into what reads as a long idle period,
- * i.e. full), and held at behind_floor (or at level_then, if lower) below
- * that: never above level_then. A held reading is above the line, so its
- * retry_after is a lower bound and nothing may be written from it (see
- * write_anchor).
+ * i.e. full), and held at behind_floor below that: never above level_then
+ * (which is at least behind_floor: a level_forward() reading or a written
+ * level). A held reading is above the line, so its retry_after is a lower
+ * bound and nothing may be written from it (see write_anchor).
  */
 [[nodiscard]] constexpr std::int64_t level_behind(const bucket_params& b, std::int64_t level_then,
                                                   std::int64_t then, std::int64_t now_ns) noexcept {
   // then - now < 2^64 and p < 2^63: the product fits 127 bits.
   const i128 back = (static_cast<i128>(then) - now_ns) * static_cast<i128>(b.p);
-  const i128 floor = level_then < behind_floor ? level_then : behind_floor;
   const i128 level = static_cast<i128>(level_then) - back;
-  return static_cast<std::int64_t>(level < floor ? floor : level);
+  return static_cast<std::int64_t>(level < behind_floor ? behind_floor : level);
 }
 
 /**
