@@ -50,8 +50,14 @@ enum class open_mode : std::uint8_t {
 struct posix_file_system {
   using handle = int;
 
+  /**
+   * Opens a regular file. Anything else (a FIFO, a directory, a device, a
+   * socket) is errc::io_error at once: the file is opened with O_NONBLOCK,
+   * so a FIFO cannot block the open, and the opened descriptor is checked
+   * (fstat), so nothing swapped in after a check by name gets through.
+   */
   [[nodiscard]] result<handle> open(const std::string& path, open_mode mode) {
-    int flags = O_CLOEXEC;
+    int flags = O_CLOEXEC | O_NONBLOCK;
     switch (mode) {
       case open_mode::read_only: flags |= O_RDONLY; break;
       case open_mode::read_write: flags |= O_RDWR; break;
@@ -61,7 +67,28 @@ struct posix_file_system {
     int fd;
     do fd = ::open(path.c_str(), flags, 0644);
     while (fd < 0 && errno == EINTR);
-    if (fd < 0) return sys_error("cannot open", path);
+    if (fd < 0) {
+      // A directory (EISDIR) or a socket (ENXIO) fails here: say what it is.
+      const int e = errno;
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return not_regular(path, st.st_mode);
+      errno = e;
+      return sys_error("cannot open", path);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int e = errno;
+      ::close(fd);
+      errno = e;
+      return sys_error("cannot stat", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return not_regular(path, st.st_mode);
+    }
+    // A regular file ignores O_NONBLOCK; it is cleared all the same, so the
+    // descriptor behaves exactly as one opened without it.
+    if (const int fl = ::fcntl(fd, F_GETFL); fl >= 0) (void)::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
   }
   void close(handle h) noexcept { ::close(h); }
@@ -140,6 +167,18 @@ struct posix_file_system {
   }
 
  private:
+  static tollgate::error not_regular(const std::string& path, mode_t m) {
+    const char* kind = S_ISFIFO(m)  ? "a FIFO"
+                       : S_ISDIR(m) ? "a directory"
+                       : S_ISCHR(m) ? "a character device"
+                       : S_ISBLK(m) ? "a block device"
+                       : S_ISSOCK(m) ? "a socket"
+                                     : "an unknown kind of file";
+    return tollgate::error(errc::io_error,
+                           fmt::format("'{}' is not a regular file ({}); a journal, its snapshot and "
+                                       "the copies of torn tails are regular files: move it away",
+                                       path, kind));
+  }
   static tollgate::error make(std::string_view what, std::string_view path) {
     const int e = errno;
     return tollgate::error(e == ENOSPC || e == EDQUOT ? errc::storage_failure : errc::io_error,

@@ -426,7 +426,7 @@ class journal_storage {
     buf.insert(buf.end(), state.begin(), state.end());
     const std::string final_path = snapshot_path();
     const std::string tmp = final_path + ".tmp";
-    auto fd = cfg_.fs.open(tmp, open_mode::create_truncate);
+    auto fd = open_fresh(tmp);
     if (!fd) return fd.error();
     auto w = write_all(*fd, buf.data(), buf.size(), 0);
     if (w) w = cfg_.fs.fsync(*fd);
@@ -604,7 +604,7 @@ class journal_storage {
         continue;
       }
       const std::string tmp = p + ".tmp";
-      auto fd = cfg_.fs.open(tmp, open_mode::create_truncate);
+      auto fd = open_fresh(tmp);
       if (!fd) return failed(p, fd.error().message());
       auto w = write_all(*fd, bytes.data(), bytes.size(), 0);
       if (w) w = cfg_.fs.fsync(*fd);
@@ -618,6 +618,15 @@ class journal_storage {
     return failed(base, fmt::format("{} copies of other torn tails at that offset exist already; "
                                     "move them elsewhere",
                                     max_copies));
+  }
+
+  // Creates the temporary file `tmp` afresh: whatever an earlier attempt
+  // left under that name (a file, or a FIFO someone put there) is removed
+  // first, and the exclusive create then guarantees a new regular file, so
+  // nothing swapped in meanwhile is written to or blocks.
+  [[nodiscard]] result<handle> open_fresh(const std::string& tmp) {
+    if (auto r = cfg_.fs.remove(tmp); !r) return r.error();
+    return cfg_.fs.open(tmp, open_mode::create_exclusive);
   }
 
   // Whether the file at `p` holds exactly `bytes` (false when unreadable).
