@@ -7,9 +7,11 @@
 // ledger where a retry with the same key takes effect exactly once.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <tollgate/ledger/ledger.hpp>
 
@@ -272,4 +274,69 @@ TEST_CASE("fault: a snapshot whose journal fdatasync fails turns the ledger read
   CHECK_FALSE(std::filesystem::exists(f.cfg.path + ".snapshot"));
   auto l = f.reopen();
   CHECK(l->balance("acme")->available == 90_cr);
+}
+
+namespace {
+
+// The real file system, except that reads and writes of the snapshot (and
+// its temporary file) fail for real: the descriptor handed to the system
+// call is not open (EBADF), so the message is the policy's own.
+struct bad_snapshot_io_fs : tollgate::posix_file_system {
+  std::shared_ptr<std::vector<int>> snapshot_handles = std::make_shared<std::vector<int>>();
+  result<int> open(const std::string& path, tollgate::open_mode mode) {
+    auto h = posix_file_system::open(path, mode);
+    if (h && path.find(".snapshot") != std::string::npos) snapshot_handles->push_back(*h);
+    return h;
+  }
+  bool is_snapshot(int h) const {
+    return std::find(snapshot_handles->begin(), snapshot_handles->end(), h) != snapshot_handles->end();
+  }
+  result<std::size_t> pread(int h, void* buf, std::size_t n, std::uint64_t off) {
+    return posix_file_system::pread(is_snapshot(h) ? -1 : h, buf, n, off);
+  }
+  result<std::size_t> pwrite(int h, const void* buf, std::size_t n, std::uint64_t off) {
+    return posix_file_system::pwrite(is_snapshot(h) ? -1 : h, buf, n, off);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fault: snapshot read and write errors say snapshot, not the journal", "[fault][snapshot]") {
+  test_support::temp_dir dir{"fault"};
+  manual_clock clock{manual_clock::time_point(1000s)};
+  using bad_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
+      manual_clock, tollgate::journal_storage<bad_snapshot_io_fs>, tollgate::single_thread>>;
+  tollgate::basic_journal_config<bad_snapshot_io_fs> cfg;
+  cfg.path = dir.file("ledger.journal");
+  {
+    auto l = bad_ledger::open(cfg, {}, clock);
+    REQUIRE(l);
+    REQUIRE((*l)->purchase("acme", 1_usd, "p"));
+    auto s = (*l)->snapshot();
+    REQUIRE_FALSE(s);
+    const std::string m = s.error().message();
+    INFO(m);
+    CHECK(m.find("snapshot") != std::string::npos);
+    CHECK(m.find(cfg.path + ".snapshot") != std::string::npos);
+    CHECK(m.find("Bad file descriptor") != std::string::npos);
+    CHECK(m.find("'the journal'") == std::string::npos);
+  }
+  {
+    // A good snapshot, written with the real file system, that cannot be read.
+    tollgate::journal_config real;
+    real.path = cfg.path;
+    auto l = real_ledger::open(real, {}, clock);
+    REQUIRE(l);
+    REQUIRE((*l)->snapshot());
+  }
+  auto l = bad_ledger::open(cfg, {}, clock);
+  REQUIRE(l);
+  const std::string notes = (*l)->recovery().notes;
+  INFO(notes);
+  CHECK_FALSE((*l)->recovery().snapshot_used);
+  CHECK(notes.find("snapshot ignored") != std::string::npos);
+  CHECK(notes.find(cfg.path + ".snapshot") != std::string::npos);
+  CHECK(notes.find("Bad file descriptor") != std::string::npos);
+  CHECK(notes.find("'the journal'") == std::string::npos);
+  CHECK((*l)->balance("acme")->available == 100_cr);
 }

@@ -5,7 +5,9 @@
 // `posix_file_system` is the real thing; `memory_file_system` keeps files in
 // memory (for fuzzing and fast tests; it never fails and never loses data).
 //
-// A FileSystem policy provides, with `handle` a copyable file handle:
+// A FileSystem policy provides, with `handle` a copyable file handle (calls
+// on a handle do not know its path: their errors say what failed and why,
+// and the journal adds which file):
 //   open(path, open_mode) -> result<handle>      close(handle)
 //   pread(h, buf, n, offset) -> result<size_t>   reads up to n; fewer only at end of file
 //   pwrite(h, buf, n, offset) -> result<size_t>  one attempt; may write fewer than n
@@ -100,7 +102,7 @@ struct posix_file_system {
                                 static_cast<off_t>(off + done));
       if (r < 0) {
         if (errno == EINTR) continue;
-        return sys_error(fmt::format("cannot read {} bytes at offset {} of", n, off), "the journal");
+        return handle_error(fmt::format("cannot read {} bytes at offset {}", n, off));
       }
       if (r == 0) break;
       done += static_cast<std::size_t>(r);
@@ -113,20 +115,20 @@ struct posix_file_system {
     do r = ::pwrite(h, buf, n, static_cast<off_t>(off));
     while (r < 0 && errno == EINTR);
     if (r < 0)
-      return sys_error(fmt::format("cannot write {} bytes at offset {} of", n, off), "the journal");
+      return handle_error(fmt::format("cannot write {} bytes at offset {}", n, off));
     return static_cast<std::size_t>(r);
   }
   [[nodiscard]] result<void> fdatasync(handle h) {
-    if (::fdatasync(h) != 0) return sys_error_void("fdatasync failed on", "the journal");
+    if (::fdatasync(h) != 0) return handle_error("fdatasync failed");
     return {};
   }
   [[nodiscard]] result<void> fsync(handle h) {
-    if (::fsync(h) != 0) return sys_error_void("fsync failed on", "the file");
+    if (::fsync(h) != 0) return handle_error("fsync failed");
     return {};
   }
   [[nodiscard]] result<std::uint64_t> size(handle h) {
     struct stat st {};
-    if (::fstat(h, &st) != 0) return sys_error("cannot stat", "the journal");
+    if (::fstat(h, &st) != 0) return handle_error("fstat failed");
     return static_cast<std::uint64_t>(st.st_size);
   }
   [[nodiscard]] result<void> lock(handle h) {
@@ -134,7 +136,7 @@ struct posix_file_system {
     if (errno == EWOULDBLOCK)
       return result<void>(errc::locked, "another process (or another ledger in this process) "
                                         "has this journal open for writing");
-    return sys_error_void("cannot lock", "the journal");
+    return handle_error("flock failed");
   }
   [[nodiscard]] result<void> link(const std::string& from, const std::string& to) {
     if (::link(from.c_str(), to.c_str()) != 0) return sys_error_void("cannot link", to);
@@ -186,6 +188,12 @@ struct posix_file_system {
   }
   static tollgate::error sys_error(std::string_view what, std::string_view path) {
     return make(what, path);
+  }
+  // Calls on a handle do not know its file: the caller names it.
+  static tollgate::error handle_error(std::string_view what) {
+    const int e = errno;
+    return tollgate::error(e == ENOSPC || e == EDQUOT ? errc::storage_failure : errc::io_error,
+                           fmt::format("{}: {}", what, std::strerror(e)));
   }
   static result<void> sys_error_void(std::string_view what, std::string_view path) {
     return make(what, path);

@@ -133,7 +133,7 @@ class journal_storage {
                         s.cfg_.path, r.error().message())));
     }
     auto size = s.cfg_.fs.size(s.fd_);
-    if (!size) return size.error();
+    if (!size) return s.in_journal(size.error());
     s.capacity_ = *size;
     if (auto r = s.read_header(); !r) return r.error();
     s.tail_ = journal_header_size;
@@ -286,7 +286,7 @@ class journal_storage {
         auto kept = keep_torn(off, end_nz);
         if (!kept) return kept.error();
         rep.torn_copy = *kept;
-        if (auto r = zero_range(off, end_nz); !r) return r.error();
+        if (auto r = zero_range(off, end_nz); !r) return in_journal(r.error());
         rep.torn_tail_cut = true;
       }
       rep.notes += fmt::format(
@@ -299,7 +299,7 @@ class journal_storage {
     if (!cfg_.read_only) {
       // Whatever the last writer left unsynced is synced now, so every
       // record replayed is durable and the next record may say so.
-      if (auto r = cfg_.fs.fdatasync(fd_); !r) return r.error();
+      if (auto r = cfg_.fs.fdatasync(fd_); !r) return in_journal(r.error());
       durable_through_.store(seq - 1, std::memory_order_release);
     }
     tail_ = off;
@@ -427,16 +427,21 @@ class journal_storage {
     const std::string final_path = snapshot_path();
     const std::string tmp = final_path + ".tmp";
     auto fd = open_fresh(tmp);
-    if (!fd) return fd.error();
-    auto w = write_all(*fd, buf.data(), buf.size(), 0);
-    if (w) w = cfg_.fs.fsync(*fd);
-    cfg_.fs.close(*fd);
+    result<void> w = fd ? result<void>() : result<void>(fd.error());
+    if (w) {
+      w = write_all(*fd, buf.data(), buf.size(), 0);
+      if (w) w = cfg_.fs.fsync(*fd);
+      cfg_.fs.close(*fd);
+      if (!w) w = in_file(tmp, w.error());
+    }
     if (w) w = cfg_.fs.rename(tmp, final_path);
     if (w) w = cfg_.fs.sync_directory(directory());
     if (!w) {
       (void)cfg_.fs.remove(tmp);
-      return result<void>(errc::io_error, fmt::format("snapshot of '{}' not written: {}", cfg_.path,
-                                                      w.error().message()));
+      return result<void>(errc::io_error,
+                          fmt::format("snapshot '{}' not written: {}; the previous snapshot, if any, "
+                                      "is unchanged",
+                                      final_path, w.error().message()));
     }
     return {};
   }
@@ -470,7 +475,7 @@ class journal_storage {
           n, static_cast<std::size_t>(std::min<u64>(chunk(), j_.capacity_ > off ? j_.capacity_ - off : 0)));
       if (buf_.size() < want) buf_.resize(want);
       auto r = j_.cfg_.fs.pread(j_.fd_, buf_.data(), want, off);
-      if (!r) return r.error();
+      if (!r) return j_.in_journal(r.error());
       begin_ = off;
       len_ = *r;
       if (len_ < n)
@@ -554,6 +559,15 @@ class journal_storage {
     return {};
   }
 
+  // An error from a call on a handle (which does not know its file), with
+  // the file named.
+  [[nodiscard]] static tollgate::error in_file(const std::string& path, const tollgate::error& e) {
+    return tollgate::error(e.code(), fmt::format("'{}': {}", path, e.message()));
+  }
+  [[nodiscard]] tollgate::error in_journal(const tollgate::error& e) const {
+    return tollgate::error(e.code(), fmt::format("journal '{}': {}", cfg_.path, e.message()));
+  }
+
   [[nodiscard]] result<void> fail(std::string why) {
     failed_ = true;
     failure_ = std::move(why);
@@ -591,7 +605,7 @@ class journal_storage {
     };
     std::vector<std::byte> bytes(static_cast<std::size_t>(to - from));
     auto r = cfg_.fs.pread(fd_, bytes.data(), bytes.size(), from);
-    if (!r) return r.error();
+    if (!r) return in_journal(r.error());
     if (*r != bytes.size())
       return result<std::string>(errc::io_error, fmt::format("journal '{}' ended while reading offset {}",
                                                              cfg_.path, from));
@@ -730,7 +744,7 @@ class journal_storage {
                              capacity_, journal_header_size));
     std::vector<std::byte> h(journal_header_size);
     auto r = cfg_.fs.pread(fd_, h.data(), h.size(), 0);
-    if (!r) return r.error();
+    if (!r) return in_journal(r.error());
     if (*r != h.size()) return bad("the header could not be read in full");
     if (std::memcmp(h.data(), journal_magic, 8) != 0)
       return bad("it is not a tollgate journal (bad magic at offset 0)");
@@ -768,7 +782,7 @@ class journal_storage {
       ~closer() { fs.close(h); }
     } close_it{cfg_.fs, *fd};
     auto size = cfg_.fs.size(*fd);
-    if (!size) return size.error();
+    if (!size) return in_file(p, size.error());
     auto bad = [&](std::string why) {
       return result<std::optional<snapshot_file>>(errc::corrupt_journal,
                                                   fmt::format("'{}': {}", p, why));
@@ -776,7 +790,7 @@ class journal_storage {
     if (*size < snapshot_header_size) return bad("shorter than a snapshot header");
     std::byte h[snapshot_header_size];
     auto r = cfg_.fs.pread(*fd, h, snapshot_header_size, 0);
-    if (!r) return r.error();
+    if (!r) return in_file(p, r.error());
     if (*r != snapshot_header_size) return bad("header could not be read");
     if (std::memcmp(h, snapshot_magic, 8) != 0) return bad("not a tollgate snapshot");
     if (load_le<u32>(h + 8) != snapshot_file_format) return bad("unsupported snapshot format");
@@ -791,7 +805,7 @@ class journal_storage {
     if (len != *size - snapshot_header_size) return bad("payload length does not match the file size");
     sf.payload.resize(static_cast<std::size_t>(len));
     r = cfg_.fs.pread(*fd, sf.payload.data(), sf.payload.size(), snapshot_header_size);
-    if (!r) return r.error();
+    if (!r) return in_file(p, r.error());
     if (*r != len) return bad("payload could not be read");
     if (crc32c(sf.payload.data(), sf.payload.size()) != load_le<u32>(h + 64))
       return bad("payload checksum mismatch");
@@ -815,7 +829,7 @@ class journal_storage {
       return bad("its journal offsets are out of range");
     std::vector<std::byte> f(static_cast<std::size_t>(sf.end - sf.last));
     auto r = cfg_.fs.pread(fd_, f.data(), f.size(), sf.last);
-    if (!r) return r.error();
+    if (!r) return in_journal(r.error());
     if (*r != f.size()) return bad("the journal is shorter than the snapshot");
     const u32 len = load_le<u32>(f.data() + 4);
     if (frame_header_size + len != f.size() || load_le<u64>(f.data() + 8) != sf.seq ||
