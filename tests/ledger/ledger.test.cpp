@@ -290,6 +290,72 @@ TEST_CASE("adjustments are explicit, signed and carry a reason", "[ledger]") {
   CHECK(f.l.balance("acme")->purchased == 100_cr);  // adjustments are not purchases
 }
 
+TEST_CASE("a reason is valid UTF-8 without control characters (C0, DEL, C1)", "[ledger]") {
+  // A reason that is not UTF-8 used to be stored, and every JSON statement
+  // of the account failed from then on.
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  struct bad_text {
+    std::string text;
+    errc code;
+    std::string says;
+  };
+  const std::vector<bad_text> refused{
+      {"\xff\xfe", errc::invalid_utf8, "not valid UTF-8 at byte 0"},
+      {"ok \xc3", errc::invalid_utf8, "not valid UTF-8 at byte 3"},        // cut in a character
+      {"\xc0\xaf", errc::invalid_utf8, "not valid UTF-8"},                 // overlong '/'
+      {"\xed\xa0\x80", errc::invalid_utf8, "not valid UTF-8"},             // a surrogate
+      {"\xf4\x90\x80\x80", errc::invalid_utf8, "not valid UTF-8"},         // beyond U+10FFFF
+      {"line\nbreak", errc::invalid_argument, "control character U+000A at byte 4"},
+      {std::string("nul\0x", 5), errc::invalid_argument, "control character U+0000 at byte 3"},
+      {"del\x7f", errc::invalid_argument, "control character U+007F at byte 3"},
+      {"next\xc2\x85line", errc::invalid_argument, "control character U+0085 at byte 4"},  // C1: NEL
+      {"\xc2\x9f", errc::invalid_argument, "control character U+009F at byte 0"},
+  };
+  for (const auto& b : refused) {
+    INFO("reason bytes: " << b.text.size());
+    auto r = f.l.adjust("acme", 1_cr, "k", b.text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == b.code);
+    CHECK(r.error().message().find(b.says) != std::string::npos);
+    CHECK(r.error().message().find("reason") != std::string::npos);
+    CHECK_FALSE(f.l.lookup("k"));  // the key is not used up
+  }
+  CHECK(f.available("acme") == 100_cr);
+  CHECK(f.l.statement("acme")->size() == 1);
+  // Any other text is taken as it is, the characters next to the C1 range included.
+  int n = 0;
+  for (const std::string ok : {"caf\xc3\xa9 cr\xc3\xa8me", "\xc2\xa0no-break space", "\x7e~",
+                               "\xe2\x82\xac 5 refund", "\xf0\x9f\x8e\xac render",
+                               "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf"}) {
+    auto r = f.l.adjust("acme", 1_cr, "ok-" + std::to_string(++n), ok);
+    INFO((r ? std::string() : r.error().message()));
+    REQUIRE(r);
+    CHECK(f.l.statement("acme")->back().reason == ok);
+  }
+}
+
+TEST_CASE("an amount beyond what the ledger can take names the limit in credits and dollars",
+          "[ledger]") {
+  // The messages used to say "the ledger's limit of 2^124 micro-credits".
+  fixture f;
+  auto r = f.l.purchase("acme", d("170141183460469231731687303.715885"), "p");
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == errc::overflow);
+  CHECK(r.error().message().find("2^124") == std::string::npos);
+  CHECK(r.error().message().find("$170141183460469231731687303.715884") != std::string::npos);
+  CHECK(f.l.purchase("acme", d("170141183460469231731687303.715884"), "p2"));
+  auto g = f.l.grant("acme", c("21267647932558653966460912964485.513217"), "g");
+  REQUIRE_FALSE(g);
+  CHECK(g.error() == errc::overflow);
+  CHECK(g.error().message().find("2^124") == std::string::npos);
+  CHECK(g.error().message().find("21267647932558653966460912964485.513216 credits") != std::string::npos);
+  CHECK(f.l.grant("acme", c("21267647932558653966460912964485.513216"), "g2"));
+  auto g3 = f.l.grant("acme", c("0.000001"), "g3");  // the grants issued are at the limit now
+  REQUIRE_FALSE(g3);
+  CHECK(g3.error().message().find("21267647932558653966460912964485.513216 credits") != std::string::npos);
+}
+
 TEST_CASE("same key, same request: the first result, no second effect", "[ledger][idempotency]") {
   fixture f;
   auto first = f.l.purchase("acme", 10_usd, "order-1");

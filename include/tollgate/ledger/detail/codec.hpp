@@ -1,7 +1,7 @@
 // Ledger internals: the 128-bit integer the ledger computes in, conversions
 // to and from the public money types, little-endian encoding with bounds
 // checks (journal records and snapshots are untrusted input on the way back
-// in), CRC32C, and the rules for account ids and idempotency keys.
+// in), CRC32C, and the rules for account ids, idempotency keys and stored text.
 #pragma once
 
 #include <chrono>
@@ -17,6 +17,7 @@
 
 #include <boost/crc.hpp>
 #include <fmt/format.h>
+#include <utf8.h>
 
 #include "../../core/error.hpp"
 #include "../../core/money.hpp"
@@ -71,7 +72,7 @@ template <class Amount>
 
 /// Account ids and idempotency keys: 1 to 128 bytes of printable ASCII.
 inline constexpr std::size_t max_id_bytes = 128;
-/// Adjustment reasons: 1 to 1024 bytes, no control characters.
+/// Adjustment reasons: 1 to 1024 bytes of UTF-8, no control characters.
 inline constexpr std::size_t max_reason_bytes = 1024;
 
 // Unaligned little-endian loads for the word-at-a-time loops below.
@@ -183,6 +184,41 @@ inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
 }
 [[nodiscard]] inline result<void> check_key(std::string_view s) {
   return check_id("idempotency key", s, errc::invalid_argument);
+}
+
+/**
+ * Text the ledger stores for people (an adjustment's reason): valid UTF-8
+ * (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF)
+ * without control characters, C0 (U+0000-U+001F), DEL and C1 (U+0080-U+009F,
+ * e.g. U+0085 NEL) alike, so that every output path (terminal, JSON) can
+ * show it as it is. `what` names the text in messages.
+ * Errors: errc::invalid_utf8 (with the byte offset), errc::invalid_argument.
+ */
+[[nodiscard]] inline result<void> check_text(std::string_view what, std::string_view s) {
+  if (printable_ascii(s)) return {};
+  if (const auto bad = utf8::find_invalid(s.begin(), s.end()); bad != s.end())
+    return result<void>(errc::invalid_utf8,
+                        fmt::format("{} is not valid UTF-8 at byte {}; send the text as UTF-8", what,
+                                    bad - s.begin()));
+  for (auto it = s.begin(); it != s.end();) {
+    const auto at = it - s.begin();
+    const u32 cp = utf8::unchecked::next(it);
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+      return result<void>(errc::invalid_argument,
+                          fmt::format("{} must not contain control characters; it has control "
+                                      "character U+{:04X} at byte {}",
+                                      what, cp, at));
+  }
+  return {};
+}
+
+/// An adjustment's reason: 1 to 1024 bytes of check_text().
+[[nodiscard]] inline result<void> check_reason(std::string_view s) {
+  if (s.empty() || s.size() > max_reason_bytes)
+    return result<void>(errc::invalid_argument,
+                        fmt::format("an adjustment needs a reason of 1 to {} bytes, got {}",
+                                    max_reason_bytes, s.size()));
+  return check_text("an adjustment reason", s);
 }
 
 // ------------------------------------------------------------------ CRC32C

@@ -33,7 +33,37 @@ namespace tollgate::ledger_detail {
 /// micro-credits (~2*10^31 credits), so no sum in the ledger can overflow
 /// the 128-bit integers it computes in.
 inline constexpr i128 issue_limit = static_cast<i128>(1) << 124;
+/// The most one purchase may pay, in micro-dollars (about $1.7e26): the
+/// credits it buys are computed as dollars * 10^6 / price in 128 bits.
+inline constexpr i128 max_purchase_usd = i128_max / 1'000'000;
 inline constexpr u32 no_account = ~u32{0};
+
+/// "2.1e31": the order of magnitude of a non-negative amount of raw
+/// micro-units, for messages beside the exact figure.
+[[nodiscard]] inline std::string magnitude_text(i128 raw) {
+  const std::string whole = fmt::format("{}", static_cast<u128>(raw / 1'000'000));
+  if (whole.size() < 4) return whole;
+  return fmt::format("{}.{}e{}", whole[0], whole[1], whole.size() - 1);
+}
+
+/// errc::overflow for an amount that would take the credits `issued` (by
+/// sales, grants or adjustments) beyond the issue limit.
+[[nodiscard]] inline tollgate::error beyond_issue_limit(std::string_view what, std::string_view issued) {
+  return tollgate::error(
+      errc::overflow,
+      fmt::format("{} would take the credits {} beyond the ledger's limit of {} credits in total "
+                  "(about {}); check the amount",
+                  what, issued, credit_text(issue_limit), magnitude_text(issue_limit)));
+}
+
+/// errc::overflow for a purchase of more than max_purchase_usd.
+[[nodiscard]] inline tollgate::error beyond_purchase_limit(i128 dollars) {
+  return tollgate::error(
+      errc::overflow,
+      fmt::format("a purchase of ${} is more than one purchase can be: at most ${} (about ${}); "
+                  "check the amount",
+                  usd_text(dollars), usd_text(max_purchase_usd), magnitude_text(max_purchase_usd)));
+}
 
 /// Ledger time in messages: UTC for wall-clock times, seconds otherwise
 /// (manual clocks start at their epoch).
@@ -1363,12 +1393,8 @@ class state {
     return result<receipt_rec>(errc::invalid_amount,
                                fmt::format("{} must be a positive amount, got {}", what, text));
   }
-  [[nodiscard]] static result<receipt_rec> too_much(std::string_view what) {
-    return result<receipt_rec>(
-        errc::overflow,
-        fmt::format("{} would take the credits issued beyond the ledger's limit of 2^124 "
-                    "micro-credits; check the amount",
-                    what));
+  [[nodiscard]] static result<receipt_rec> too_much(std::string_view what, std::string_view issued) {
+    return result<receipt_rec>(beyond_issue_limit(what, issued));
   }
   [[nodiscard]] static bool within_issue_limit(i128 balance, i128 delta) {
     i128 r;
@@ -1402,7 +1428,7 @@ class state {
       // Dollars to credits truncates: a customer never gets credits they did
       // not pay for (credit_price::to_credits does the same).
       constexpr i128 unit = 1'000'000;
-      if (op.amount > i128_max / unit) return too_much("a purchase of $" + usd_text(op.amount));
+      if (op.amount > max_purchase_usd) return result<receipt_rec>(beyond_purchase_limit(op.amount));
       c = op.amount * unit / price;
     }
     if (c <= 0)
@@ -1410,9 +1436,14 @@ class state {
           errc::invalid_amount,
           fmt::format("${} buys no credits at ${} per credit; buy at least ${}",
                       usd_text(op.amount), usd_text(price), usd_text((price + 999'999) / 1'000'000)));
-    if (!within_issue_limit(sys_[static_cast<u8>(party::sales)], -c) ||
-        !within_issue_limit(total_usd_, op.amount))
-      return too_much("a purchase of $" + usd_text(op.amount));
+    if (!within_issue_limit(sys_[static_cast<u8>(party::sales)], -c))
+      return too_much("a purchase of $" + usd_text(op.amount), "sold");
+    if (!within_issue_limit(total_usd_, op.amount))
+      return result<receipt_rec>(
+          errc::overflow,
+          fmt::format("a purchase of ${} would take the dollars paid for all purchases beyond the "
+                      "ledger's limit of ${} (about ${}); check the amount",
+                      usd_text(op.amount), usd_text(issue_limit), magnitude_text(issue_limit)));
     const u32 a = touched_ = intern(op);
     settle(a, now, id);
     account_scalars& s = acct_mut(a);
@@ -1442,7 +1473,7 @@ class state {
           fmt::format("a grant must expire after now ({}), it says {}", time_text(now),
                       time_text(op.aux)));
     if (!within_issue_limit(sys_[static_cast<u8>(party::grants)], -op.amount))
-      return too_much("a grant of " + credit_text(op.amount) + " credits");
+      return too_much("a grant of " + credit_text(op.amount) + " credits", "granted");
     const u32 a = touched_ = intern(op);
     settle(a, now, id);
     auto& grants = accounts_[a].grants;
@@ -1575,18 +1606,12 @@ class state {
   result<receipt_rec> do_adjust(const op_in& op, u64 id, i64 now) {
     if (op.amount == 0)
       return result<receipt_rec>(errc::invalid_amount, "an adjustment of 0 credits changes nothing");
-    if (op.reason.empty() || op.reason.size() > max_reason_bytes)
-      return result<receipt_rec>(errc::invalid_argument,
-                                 "an adjustment needs a reason of 1 to 1024 bytes");
-    for (char ch : op.reason)
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
-        return result<receipt_rec>(errc::invalid_argument,
-                                   "an adjustment reason must not contain control characters");
+    if (auto t = check_reason(op.reason); !t) return t.error();
     reasons_.emplace_back(op.reason);
     const u64 ref = reasons_.size();
     if (op.amount > 0) {
       if (!within_issue_limit(sys_[static_cast<u8>(party::adjustments)], -op.amount))
-        return too_much("an adjustment of " + credit_text(op.amount) + " credits");
+        return too_much("an adjustment of " + credit_text(op.amount) + " credits", "added by adjustments");
       const u32 a = touched_ = intern(op);
       settle(a, now, id);
       available_mut(a).paid += op.amount;
@@ -1771,7 +1796,10 @@ class state {
     }
     const u64 nr = rd.u64v();
     if (!rd.ok() || !count(nr, 4)) return bad("bad reason count");
-    for (u64 i = 0; i < nr; ++i) reasons_.emplace_back(rd.str32());
+    for (u64 i = 0; i < nr; ++i) {
+      reasons_.emplace_back(rd.str32());
+      if (!rd.ok() || !check_reason(reasons_.back())) return bad("bad reason");
+    }
     const u64 npu = rd.u64v();
     if (!rd.ok() || !count(npu, 16)) return bad("bad purchase count");
     for (u64 i = 0; i < npu; ++i) {
