@@ -28,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -64,7 +65,7 @@ struct refused : std::runtime_error {
 // Errors that mean the request itself was malformed.
 bool is_bad_input(const tollgate::error& e) {
   return e == errc::invalid_amount || e == errc::invalid_account || e == errc::invalid_argument ||
-         e == errc::overflow;
+         e == errc::overflow || e == errc::invalid_utf8;
 }
 
 [[noreturn]] void fail(const tollgate::error& e) {
@@ -191,24 +192,25 @@ void print_receipt(const context& ctx, std::string_view account, const cli_ledge
              r.replayed ? "; this key was used before, nothing changed" : "");
 }
 
-// `op(ledger)` makes the request; it is called with a journal ledger, and
-// first with an empty in-memory one when FILE does not exist yet: a request
-// the ledger refuses (a purchase that overflows, a reason it does not take,
-// a charge to an account that has nothing) must not leave a new journal
-// behind, and an empty in-memory ledger answers exactly as an empty journal
-// would.
-template <class Op>
-int run_op(const context& ctx, std::string_view account, const Op& op) {
+// Applies the request `op`. It is checked first (validate: everything that
+// does not depend on the ledger's state), because opening the journal for
+// writing cuts a torn tail: bad input must leave every file as it was. When
+// FILE does not exist yet it is tried on an empty in-memory ledger too: a
+// request the ledger refuses (a charge to an account that has nothing) must
+// not leave a new journal behind, and an empty in-memory ledger answers
+// exactly as an empty journal would.
+int run_op(const context& ctx, std::string_view account, const cli_ledger::operation& op) {
+  if (auto v = cli_ledger::validate(op); !v) throw bad_input(v.error().message());
   if (!std::filesystem::exists(ctx.path)) {
     using dry_ledger = tollgate::basic_ledger<tollgate::ledger_traits<
         std::chrono::system_clock, tollgate::memory_storage, tollgate::single_thread>>;
     dry_ledger dry;
-    if (auto r = op(dry); !r) fail(r.error());
+    if (auto r = dry.apply(std::span(&op, 1)); !r[0]) fail(r[0].error());
   }
   auto l = open_for_write(ctx);
-  auto r = op(*l);
-  if (!r) fail(r.error());
-  print_receipt(ctx, account, *r);
+  auto r = l->apply(std::span(&op, 1));
+  if (!r[0]) fail(r[0].error());
+  print_receipt(ctx, account, *r[0]);
   return exit_ok;
 }
 
@@ -432,13 +434,13 @@ int main(int argc, char** argv) {
       check_account(account);
       check_key(key);
       const usd d = parse_usd(amount);
-      return run_op(ctx, account, [&](auto& l) { return l.purchase(account, d, key); });
+      return run_op(ctx, account, cli_ledger::operation::purchase(account, d, key));
     }
     if (charge->parsed()) {
       check_account(account);
       check_key(key);
       const credits c = parse_credits(amount);
-      return run_op(ctx, account, [&](auto& l) { return l.charge(account, c, key); });
+      return run_op(ctx, account, cli_ledger::operation::charge(account, c, key));
     }
     if (grant->parsed()) {
       check_account(account);
@@ -446,11 +448,9 @@ int main(int argc, char** argv) {
       const credits c = parse_credits(amount);
       std::optional<std::chrono::nanoseconds> in;
       if (!expires_in.empty()) in = parse_seconds(expires_in, "--expires-in");
-      return run_op(ctx, account, [&](auto& l) {
-        std::optional<cli_ledger::time_point> at;
-        if (in) at = std::chrono::system_clock::now() + std::chrono::duration_cast<cli_ledger::duration>(*in);
-        return l.grant(account, c, key, at);
-      });
+      std::optional<cli_ledger::time_point> at;
+      if (in) at = std::chrono::system_clock::now() + std::chrono::duration_cast<cli_ledger::duration>(*in);
+      return run_op(ctx, account, cli_ledger::operation::grant(account, c, key, at));
     }
     if (hold_cmd->parsed()) {
       check_account(account);
@@ -458,23 +458,23 @@ int main(int argc, char** argv) {
       const credits c = parse_credits(amount);
       std::optional<cli_ledger::duration> t;
       if (!timeout.empty()) t = std::chrono::duration_cast<cli_ledger::duration>(parse_seconds(timeout, "--timeout"));
-      return run_op(ctx, account, [&](auto& l) { return l.hold(account, c, key, t); });
+      return run_op(ctx, account, cli_ledger::operation::hold_credits(account, c, key, t));
     }
     if (capture->parsed()) {
       check_key(key);
       const credits c = parse_credits(amount, /*allow_zero=*/true);
-      return run_op(ctx, "", [&](auto& l) { return l.capture(tollgate::hold_id{hold}, c, key); });
+      return run_op(ctx, "", cli_ledger::operation::capture(tollgate::hold_id{hold}, c, key));
     }
     if (release->parsed()) {
       check_key(key);
-      return run_op(ctx, "", [&](auto& l) { return l.release(tollgate::hold_id{hold}, key); });
+      return run_op(ctx, "", cli_ledger::operation::release(tollgate::hold_id{hold}, key));
     }
     if (adjust->parsed()) {
       check_account(account);
       check_key(key);
       const credits c = parse_credits(amount, false, /*allow_negative=*/true);
       if (reason.empty()) throw bad_input("an adjustment needs a --reason");
-      return run_op(ctx, account, [&](auto& l) { return l.adjust(account, c, key, reason); });
+      return run_op(ctx, account, cli_ledger::operation::adjust(account, c, key, reason));
     }
     if (balance->parsed()) return balance_cmd(ctx, account);
     if (statement->parsed()) return statement_cmd(ctx, account);

@@ -356,6 +356,59 @@ TEST_CASE("an amount beyond what the ledger can take names the limit in credits 
   CHECK(g3.error().message().find("21267647932558653966460912964485.513216 credits") != std::string::npos);
 }
 
+TEST_CASE("validate() refuses, without a ledger, what every ledger refuses", "[ledger]") {
+  // The command-line tool calls it before it opens the journal for writing:
+  // opening cuts a torn tail, which a request refused as bad input must not do.
+  fixture f;
+  REQUIRE(f.l.purchase("acme", 1_usd, "p"));
+  const credits over = c("21267647932558653966460912964485.513217");
+  const std::string long_key(129, 'k');  // operations view their strings
+  struct bad_op {
+    op o;
+    errc code;
+  };
+  const std::vector<bad_op> refused{
+      {op::purchase("acme", d("0"), "k"), errc::invalid_amount},
+      {op::purchase("acme", d("-1"), "k"), errc::invalid_amount},
+      {op::purchase("acme", d("170141183460469231731687303.715885"), "k"), errc::overflow},
+      {op::purchase("", 1_usd, "k"), errc::invalid_account},
+      {op::purchase("acme", 1_usd, ""), errc::invalid_argument},
+      {op::purchase("ac\tme", 1_usd, "k"), errc::invalid_account},
+      {op::purchase("acme", 1_usd, long_key), errc::invalid_argument},
+      {op::grant("acme", over, "k"), errc::overflow},
+      {op::grant("acme", 0_cr, "k"), errc::invalid_amount},
+      {op::hold_credits("acme", -1_cr, "k"), errc::invalid_amount},
+      {op::hold_credits("acme", 1_cr, "k", 0s), errc::invalid_argument},
+      {op::hold_credits("acme", 1_cr, "k", -5s), errc::invalid_argument},
+      {op::hold_credits("acme", over, "k"), errc::overflow},
+      {op::capture(hold_id{1}, -1_cr, "k"), errc::invalid_amount},
+      {op::charge("acme", 0_cr, "k"), errc::invalid_amount},
+      {op::charge("acme", over, "k"), errc::overflow},
+      {op::adjust("acme", 0_cr, "k", "why"), errc::invalid_amount},
+      {op::adjust("acme", -over, "k", "why"), errc::overflow},
+      {op::adjust("acme", 1_cr, "k", ""), errc::invalid_argument},
+      {op::adjust("acme", 1_cr, "k", "\xff"), errc::invalid_utf8},
+      {op::adjust("acme", 1_cr, "k", "\xc2\x85"), errc::invalid_argument},
+      {op::set_price("acme", tollgate::credit_price(d("0.000001")), ""), errc::invalid_argument},
+  };
+  for (const auto& b : refused) {
+    auto v = test_ledger::validate(b.o);
+    INFO("operation: " << to_string(b.o.kind) << (v ? std::string() : ": " + v.error().message()));
+    REQUIRE_FALSE(v);
+    CHECK(v.error() == b.code);
+    auto r = f.l.apply(std::vector<op>{b.o});  // the ledger says the same
+    REQUIRE_FALSE(r[0]);
+    CHECK(r[0].error() == b.code);
+    CHECK(r[0].error().message() == v.error().message());
+  }
+  CHECK(f.l.totals().operations == 1);
+  // What only the state can refuse passes: the ledger decides.
+  for (const op& o : {op::charge("acme", 1000_cr, "k"), op::capture(hold_id{77}, 1_cr, "k"),
+                      op::release(hold_id{77}, "k"), op::charge("acme", 1_cr, "p"),
+                      op::grant("acme", 1_cr, "k", f.clock.now() - 1s)})
+    CHECK(test_ledger::validate(o));
+}
+
 TEST_CASE("same key, same request: the first result, no second effect", "[ledger][idempotency]") {
   fixture f;
   auto first = f.l.purchase("acme", 10_usd, "order-1");

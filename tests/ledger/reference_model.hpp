@@ -197,10 +197,26 @@ class ledger {
     return true;
   }
 
+  // What no state changes, checked before the key is looked up: the key,
+  // the account id, the amount's sign, a hold's timeout, a reason.
   static std::optional<outcome> validate(const op& o) {
     if (!printable(o.key)) return fail(errc::invalid_argument);
     const bool by_hold = o.kind == operation_kind::capture || o.kind == operation_kind::release;
     if (!by_hold && !printable(o.account)) return fail(errc::invalid_account);
+    switch (o.kind) {
+      case operation_kind::capture:
+        if (o.amount < 0) return fail(errc::invalid_amount);
+        break;
+      case operation_kind::release: break;
+      case operation_kind::adjust:
+        if (o.amount == 0) return fail(errc::invalid_amount);
+        if (o.reason.empty()) return fail(errc::invalid_argument);
+        break;
+      default:
+        if (o.amount <= 0) return fail(errc::invalid_amount);
+        if (o.kind == operation_kind::hold && o.aux == 0) return fail(errc::invalid_argument);
+        break;
+    }
     return std::nullopt;
   }
 
@@ -298,7 +314,6 @@ class ledger {
   outcome run(const op& o, std::uint64_t id, i64 now) {
     switch (o.kind) {
       case operation_kind::purchase: {
-        if (o.amount <= 0) return fail(errc::invalid_amount);
         auto it = s_.accounts.find(o.account);
         const i64 price = it != s_.accounts.end() && it->second.price > 0 ? it->second.price : price_;
         const i64 c = static_cast<i64>(static_cast<__int128>(o.amount) * 1'000'000 / price);
@@ -315,7 +330,6 @@ class ledger {
         return r;
       }
       case operation_kind::grant: {
-        if (o.amount <= 0) return fail(errc::invalid_amount);
         if (o.aux != never && o.aux <= now) return fail(errc::invalid_argument);
         s_.accounts[o.account];
         settle(o.account, now);
@@ -325,8 +339,6 @@ class ledger {
         return r;
       }
       case operation_kind::hold: {
-        if (o.amount <= 0) return fail(errc::invalid_amount);
-        if (o.aux == 0) return fail(errc::invalid_argument);
         if (!s_.accounts.count(o.account)) return fail(errc::insufficient_credits);
         settle(o.account, now);
         acct& a = s_.accounts.at(o.account);
@@ -349,7 +361,6 @@ class ledger {
         // Ids never handed out are refused before anything else; a closed
         // hold (erased) only after the account was settled.
         if (o.hold == 0 || o.hold >= s_.next_hold) return fail(errc::unknown_hold);
-        if (capture && o.amount < 0) return fail(errc::invalid_amount);
         auto it = s_.holds.find(o.hold);
         if (it == s_.holds.end()) return fail(errc::unknown_hold);
         const std::string owner = it->second.account;  // settle() may erase the hold
@@ -366,7 +377,6 @@ class ledger {
         return r;
       }
       case operation_kind::charge: {
-        if (o.amount <= 0) return fail(errc::invalid_amount);
         if (!s_.accounts.count(o.account)) return fail(errc::insufficient_credits);
         settle(o.account, now);
         acct& a = s_.accounts.at(o.account);
@@ -377,8 +387,6 @@ class ledger {
         return r;
       }
       case operation_kind::adjust: {
-        if (o.amount == 0) return fail(errc::invalid_amount);
-        if (o.reason.empty()) return fail(errc::invalid_argument);
         if (o.amount > 0) {
           s_.accounts[o.account];
           settle(o.account, now);
@@ -395,7 +403,6 @@ class ledger {
         return r;
       }
       case operation_kind::set_price: {
-        if (o.amount <= 0) return fail(errc::invalid_amount);
         s_.accounts[o.account].price = o.amount;
         outcome r = ok();
         r.paid = o.amount;

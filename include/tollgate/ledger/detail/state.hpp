@@ -85,7 +85,8 @@ inline constexpr u32 no_account = ~u32{0};
 }
 
 [[nodiscard]] inline std::string duration_text(i64 ns) {
-  return fmt::format("{}.{:03}s", ns / 1'000'000'000, (ns % 1'000'000'000) / 1'000'000);
+  const u64 mag = ns < 0 ? static_cast<u64>(-(ns + 1)) + 1 : static_cast<u64>(ns);
+  return fmt::format("{}{}.{:03}s", ns < 0 ? "-" : "", mag / 1'000'000'000, (mag % 1'000'000'000) / 1'000'000);
 }
 
 // ------------------------------------------------------------------ records
@@ -566,6 +567,7 @@ class state {
     if (!valid_id(op.key)) return check_key(op.key).error();
     const bool by_hold = op.kind == operation_kind::capture || op.kind == operation_kind::release;
     if (!by_hold && !valid_id(op.account)) return check_account_id(op.account).error();
+    if (auto c = check_request(op); !c) return c.error();
     const u64 kh = op.key_hash != 0 ? op.key_hash : hash_bytes(op.key);
     if (!replay) {
       if (auto k = find_key(op.key, kh, key_hint_)) {
@@ -593,6 +595,58 @@ class state {
     register_key(op, kh, *r, now, replay);
     r->record_seq = record_seq_;
     return r;
+  }
+
+  /**
+   * Checks what no state can change about an operation whose key and account
+   * id are valid: the amount's sign and range (the issue limit, the largest
+   * purchase), a hold's timeout, a reason's text. apply() checks it before
+   * anything else (a retry of a valid request passes it too), and
+   * basic_ledger::validate() lets a caller check before touching a ledger.
+   */
+  [[nodiscard]] static result<void> check_request(const op_in& op) {
+    const auto amount = [&] { return credit_text(op.amount) + " credits"; };
+    switch (op.kind) {
+      case operation_kind::purchase:
+        if (op.amount <= 0) return not_positive("a purchase", "$" + usd_text(op.amount));
+        if (op.amount > max_purchase_usd) return beyond_purchase_limit(op.amount);
+        return {};
+      case operation_kind::set_price:
+        if (op.amount <= 0) return not_positive("a credit price", "$" + usd_text(op.amount));
+        return {};
+      case operation_kind::grant:
+        if (op.amount <= 0) return not_positive("a grant", amount());
+        if (op.amount > issue_limit) return beyond_issue_limit("a grant of " + amount(), "granted");
+        return {};
+      case operation_kind::hold:
+        if (op.amount <= 0) return not_positive("a hold", amount());
+        if (op.amount > issue_limit) return beyond_any_balance("a hold of " + amount());
+        if (op.aux == 0)
+          return result<void>(errc::invalid_argument,
+                              "a hold timeout must be more than zero; omit it for a hold without "
+                              "one");
+        return {};
+      case operation_kind::capture:
+        if (op.amount < 0)
+          return result<void>(errc::invalid_amount,
+                              fmt::format("a capture must not be negative, got {}", amount()));
+        if (op.amount > issue_limit) return beyond_any_balance("a capture of " + amount());
+        return {};
+      case operation_kind::release: return {};
+      case operation_kind::charge:
+        if (op.amount <= 0) return not_positive("a charge", amount());
+        if (op.amount > issue_limit) return beyond_any_balance("a charge of " + amount());
+        return {};
+      case operation_kind::adjust:
+        if (op.amount == 0)
+          return result<void>(errc::invalid_amount, "an adjustment of 0 credits changes nothing");
+        if (op.amount > issue_limit)
+          return beyond_issue_limit("an adjustment of " + amount(), "added by adjustments");
+        if (op.amount < -issue_limit) return beyond_any_balance("an adjustment of " + amount());
+        return check_reason(op.reason);
+      case operation_kind::expire: break;
+    }
+    return result<void>(errc::invalid_argument, "unknown operation kind");
   }
 
   /// Settles every timed-out hold and expired grant at `now`. Returns the
@@ -1389,9 +1443,16 @@ class state {
     msg += "; buy more credits or lower the cost";
     return result<receipt_rec>(errc::insufficient_credits, std::move(msg));
   }
-  [[nodiscard]] static result<receipt_rec> not_positive(std::string_view what, std::string text) {
-    return result<receipt_rec>(errc::invalid_amount,
-                               fmt::format("{} must be a positive amount, got {}", what, text));
+  [[nodiscard]] static tollgate::error not_positive(std::string_view what, std::string text) {
+    return tollgate::error(errc::invalid_amount, fmt::format("{} must be a positive amount, got {}", what, text));
+  }
+  // More than any balance can ever be (every balance is made of issued credits).
+  [[nodiscard]] static tollgate::error beyond_any_balance(std::string_view what) {
+    return tollgate::error(
+        errc::overflow,
+        fmt::format("{} is more than any account can ever have: the ledger issues at most {} credits "
+                    "(about {}) by each of sales, grants and adjustments; check the amount",
+                    what, credit_text(issue_limit), magnitude_text(issue_limit)));
   }
   [[nodiscard]] static result<receipt_rec> too_much(std::string_view what, std::string_view issued) {
     return result<receipt_rec>(beyond_issue_limit(what, issued));
@@ -1419,7 +1480,6 @@ class state {
   }
 
   result<receipt_rec> do_purchase(const op_in& op, u64 id, i64 now, bool replay) {
-    if (op.amount <= 0) return not_positive("a purchase", "$" + usd_text(op.amount));
     auto existing = find_account(op);
     const i128 price =
         existing && accounts_[*existing].s.price > 0 ? accounts_[*existing].s.price : default_price_;
@@ -1428,7 +1488,6 @@ class state {
       // Dollars to credits truncates: a customer never gets credits they did
       // not pay for (credit_price::to_credits does the same).
       constexpr i128 unit = 1'000'000;
-      if (op.amount > max_purchase_usd) return result<receipt_rec>(beyond_purchase_limit(op.amount));
       c = op.amount * unit / price;
     }
     if (c <= 0)
@@ -1466,7 +1525,6 @@ class state {
   }
 
   result<receipt_rec> do_grant(const op_in& op, u64 id, i64 now) {
-    if (op.amount <= 0) return not_positive("a grant", credit_text(op.amount) + " credits");
     if (op.aux != never && op.aux <= now)
       return result<receipt_rec>(
           errc::invalid_argument,
@@ -1499,10 +1557,9 @@ class state {
   }
 
   result<receipt_rec> do_hold(const op_in& op, u64 id, i64 now, bool replay) {
-    if (op.amount <= 0) return not_positive("a hold", credit_text(op.amount) + " credits");
     i64 deadline = never;
     if (op.aux >= 0) {
-      if (op.aux == 0 || __builtin_add_overflow(now, op.aux, &deadline) || deadline == never)
+      if (__builtin_add_overflow(now, op.aux, &deadline) || deadline == never)
         return result<receipt_rec>(errc::invalid_argument,
                                    fmt::format("a hold timeout must be positive and finite, got {}",
                                                duration_text(op.aux)));
@@ -1548,10 +1605,6 @@ class state {
     if (op.hold == 0 || op.hold > holds_.size())
       return result<receipt_rec>(errc::unknown_hold,
                                  fmt::format("there is no hold {}; use the id a hold returned", op.hold));
-    if (capture && op.amount < 0)
-      return result<receipt_rec>(errc::invalid_amount,
-                                 fmt::format("a capture must not be negative, got {} credits",
-                                             credit_text(op.amount)));
     const u32 a = holds_[op.hold - 1].account;
     settle(a, now, id);
     const hold_rec& h = holds_[op.hold - 1];
@@ -1585,7 +1638,6 @@ class state {
   }
 
   result<receipt_rec> do_charge(const op_in& op, u64 id, i64 now) {
-    if (op.amount <= 0) return not_positive("a charge", credit_text(op.amount) + " credits");
     auto found = find_account(op);
     if (!found) return insufficient(op.account, 0, 0, op.amount, "the charge");
     const u32 a = touched_ = *found;
@@ -1604,9 +1656,6 @@ class state {
   }
 
   result<receipt_rec> do_adjust(const op_in& op, u64 id, i64 now) {
-    if (op.amount == 0)
-      return result<receipt_rec>(errc::invalid_amount, "an adjustment of 0 credits changes nothing");
-    if (auto t = check_reason(op.reason); !t) return t.error();
     reasons_.emplace_back(op.reason);
     const u64 ref = reasons_.size();
     if (op.amount > 0) {
@@ -1634,7 +1683,6 @@ class state {
   }
 
   result<receipt_rec> do_set_price(const op_in& op) {
-    if (op.amount <= 0) return not_positive("a credit price", "$" + usd_text(op.amount));
     const u32 a = touched_ = intern(op);
     acct_mut(a).price = op.amount;
     receipt_rec r;

@@ -1,0 +1,67 @@
+# Tests of tollgate-ledger on journals in the states recovery deals with, run
+# by ctest:
+#   cmake -DCLI=... -DMAKE_JOURNAL=... -DWORK=dir -P cli_journal_test.cmake
+# A request refused as bad input leaves every file as it was, even on a journal
+# with a torn tail (which opening for writing would cut); the rest of the
+# command-line tests are in cli_test.cmake.
+cmake_minimum_required(VERSION 3.25)
+
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+set(failures 0)
+
+# run(<expected exit code> <name> args...): runs the CLI, sets OUT and ERR.
+function(run expected name)
+  execute_process(COMMAND "${CLI}" ${ARGN}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+  set(OUT "${out}" PARENT_SCOPE)
+  set(ERR "${err}" PARENT_SCOPE)
+  if(NOT rc STREQUAL "${expected}")
+    message(SEND_ERROR "${name}: expected exit ${expected}, got ${rc}\n  args: ${ARGN}\n  stdout: ${out}\n  stderr: ${err}")
+    math(EXPR f "${failures} + 1")
+    set(failures ${f} PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(expect name condition_text)
+  if(NOT (${ARGN}))
+    message(SEND_ERROR "${name}: ${condition_text}")
+    math(EXPR f "${failures} + 1")
+    set(failures ${f} PARENT_SCOPE)
+  endif()
+endfunction()
+
+# The SHA-256 of every file in WORK, one "name hash" line each.
+function(snapshot_dir out)
+  file(GLOB names RELATIVE "${WORK}" "${WORK}/*")
+  list(SORT names)
+  set(s "")
+  foreach(n ${names})
+    file(SHA256 "${WORK}/${n}" h)
+    string(APPEND s "${n} ${h}\n")
+  endforeach()
+  set(${out} "${s}" PARENT_SCOPE)
+endfunction()
+
+# ---- bad input on a journal with a torn tail touches nothing
+execute_process(COMMAND "${MAKE_JOURNAL}" "${WORK}/torn.journal" torn OUTPUT_VARIABLE offset
+  OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+expect("make torn journal" "failed" rc EQUAL 0)
+set(T "${WORK}/torn.journal")
+snapshot_dir(before)
+run(2 "grant beyond the issue limit" "${T}" grant acme 21267647932558653966460912964485.513217 --key g)
+expect("grant beyond the issue limit" "message: ${ERR}" ERR MATCHES "21267647932558653966460912964485.513216 credits")
+run(2 "purchase beyond the purchase limit" "${T}" purchase acme 170141183460469231731687303.715885 --key p)
+run(2 "charge beyond any balance" "${T}" charge acme 21267647932558653966460912964485.513217 --key c)
+string(ASCII 255 254 not_utf8)
+string(ASCII 194 133 nel)  # U+0085, a C1 control
+run(2 "reason that is not UTF-8" "${T}" adjust acme 1 --key a --reason "${not_utf8}")
+run(2 "reason with a C1 control" "${T}" adjust acme 1 --key a --reason "next${nel}line")
+run(2 "hold timeout of zero" "${T}" hold acme 1 --key h --timeout 0.0000001)
+snapshot_dir(after)
+expect("bad input on a torn journal" "files changed:\nbefore:\n${before}after:\n${after}" before STREQUAL after)
+
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} tollgate-ledger journal check(s) failed")
+endif()
+message(STATUS "tollgate-ledger journal tests passed")
