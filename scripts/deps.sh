@@ -16,9 +16,11 @@ ensure_packages() {
   fi
 }
 
-# What building the library, its examples and its tests needs.
+# What building the library, its examples and its tests needs (hiredis for
+# the optional tollgate::redis target).
 TOLLGATE_BUILD_PACKAGES=(cmake make g++ libboost-dev libfmt-dev libutfcpp-dev
-  nlohmann-json3-dev libcli11-dev)
+  nlohmann-json3-dev libcli11-dev libhiredis-dev)
 # What the test suite adds: Catch2, benchmarks (and their SQLite baseline),
-# clang with libFuzzer for the fuzz targets.
-TOLLGATE_TEST_PACKAGES=(catch2 libbenchmark-dev libsqlite3-dev clang libclang-rt-14-dev)
+# clang with libFuzzer for the fuzz targets, a Redis server (and redis-cli).
+TOLLGATE_TEST_PACKAGES=(catch2 libbenchmark-dev libsqlite3-dev clang libclang-rt-14-dev
+  redis-server redis-tools)

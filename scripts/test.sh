@@ -14,6 +14,36 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
+# Servers the tests reach through the environment, on free loopback ports,
+# stopped on exit (also when a test fails).
+server_pids=()
+stop_servers() { for pid in "${server_pids[@]}"; do kill "${pid}" 2>/dev/null || true; done; }
+trap stop_servers EXIT
+start_redis() {  # sets TOLLGATE_REDIS_URL
+  local dir port pid
+  dir=$(mktemp -d)
+  for port in $(seq $((20000 + RANDOM % 20000)) 65000); do
+    (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null && continue  # taken
+    redis-server --port "${port}" --bind 127.0.0.1 --save '' --appendonly no --dir "${dir}" \
+      >"${dir}/redis.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do
+      if [ "$(redis-cli -p "${port}" ping 2>/dev/null)" = PONG ]; then
+        server_pids+=("${pid}")
+        export TOLLGATE_REDIS_URL="redis://127.0.0.1:${port}"
+        echo "=== redis-server ${TOLLGATE_REDIS_URL} (log: ${dir}/redis.log)"
+        return 0
+      fi
+      kill -0 "${pid}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "${pid}" 2>/dev/null || true
+  done
+  echo "tollgate: could not start redis-server" >&2
+  return 1
+}
+start_redis
+
 for preset in debug-asan release tsan; do
   echo "=== ${preset}: configure and build"
   cmake --preset "${preset}" >/dev/null

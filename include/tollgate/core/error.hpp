@@ -46,6 +46,7 @@ enum class errc {
   invalid_argument,          ///< any other argument that is out of its domain
   locked,                    ///< another process holds the journal open for writing
   io_error,                  ///< a file could not be opened, read or written
+  unavailable,               ///< a shared server (Redis) could not be reached or did not answer in time
 };
 
 namespace detail {
@@ -74,6 +75,7 @@ class error_category_impl final : public std::error_category {
       case errc::invalid_argument: return "invalid argument";
       case errc::locked: return "locked: another process has this journal open for writing";
       case errc::io_error: return "I/O error";
+      case errc::unavailable: return "unavailable: a shared server could not be reached or did not answer in time; the outcome of the call is unknown, retry it with the same ids";
     }
     return "unknown tollgate error";
   }

@@ -1,0 +1,251 @@
+// The Lua script behind every decision of the Redis limiter backend
+// (backend.hpp). Redis runs a script atomically, so each decision — the
+// daily cap, a slot or the queue's tail, reclaiming expired leases, starting
+// queued tasks — is one indivisible step however many instances call at once.
+// One script holds every operation (ARGV[1] names it), so one SCRIPT LOAD per
+// connection serves them all and calls are EVALSHA.
+//
+// Keys of one (account, model), all carrying the account's {hash tag} so a
+// script touches one Redis Cluster slot:
+//   KEYS[1] created  ZSET task -> creation time (us): the exact 24-hour log
+//   KEYS[2] leases   ZSET task -> lease expiry (us): every open task
+//   KEYS[3] queue    ZSET task -> sequence number: the FIFO of queued tasks
+//                    (running = leases - queue)
+//   KEYS[4] meta     HASH hw (the latest time seen, us), seq (last number)
+// A token bucket is one HASH: its level, when it was computed, its rate and
+// burst (the `take` operation).
+//
+// Numbers: Lua numbers are doubles, exact for integers below 2^53. Times are
+// microseconds since the Unix epoch (1.8e15 in 2026: exact until the year
+// 2255); nanoseconds would not be. redis.call() turns a Lua number into text
+// with "%.14g", which would round a 16-digit time, so every number sent to
+// Redis goes through s() ("%d": exact below 2^53). Scores come back as
+// exact decimal text and integers returned to the client are converted
+// exactly.
+#pragma once
+
+#include <string_view>
+
+namespace tollgate::redis::detail {
+
+/// ARGV[2..4] of every call: now (us, or "" for the server's TIME), the
+/// lease TTL (us), the idle expiry of the keys (ms).
+inline constexpr std::string_view limiter_script = R"lua(
+local DAY = 86400000000
+local op = ARGV[1]
+
+local function s(x) return string.format('%d', x) end
+
+-- Exact floor division and remainder of integers below 2^53 (a / b may be
+-- rounded up to the next integer; the remainder says so).
+local function divmod(a, b)
+  local q = math.floor(a / b)
+  local r = a - q * b
+  if r < 0 then q = q - 1; r = r + b elseif r >= b then q = q + 1; r = r - b end
+  return q, r
+end
+
+local function server_or_caller_time()
+  if ARGV[2] ~= '' then return tonumber(ARGV[2]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+if op == 'take' then
+  -- A token bucket in exact integers: a level in units of 1 / P token, so
+  -- d us refill d * R units, n tokens cost n * P units and the bucket holds
+  -- B * P. A new bucket is full; a changed rate keeps the whole tokens held
+  -- (a fraction of a token is dropped: the refusing side), a changed burst
+  -- keeps the level up to the new size; a clock behind the last write
+  -- refills nothing.
+  local t = server_or_caller_time()
+  local n, R, P, B = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+  local st = redis.call('HMGET', KEYS[1], 'lvl', 'at', 'r', 'p', 'b')
+  local lvl, at = tonumber(st[1]), tonumber(st[2])
+  if lvl == nil then
+    lvl, at = B * P, t
+  else
+    local r0, p0 = tonumber(st[3]), tonumber(st[4])
+    local cap0 = tonumber(st[5]) * p0
+    if t > at then
+      local q, rest = divmod(cap0 - lvl, r0)
+      if rest > 0 then q = q + 1 end
+      if t - at >= q then lvl = cap0 else lvl = lvl + (t - at) * r0 end
+      at = t
+    end
+    if r0 ~= R or p0 ~= P then lvl = math.min((divmod(lvl, p0)), B) * P end
+    lvl = math.min(lvl, B * P)
+  end
+  if n > B then return {0, (divmod(lvl, P)), -1, 2} end
+  local result
+  if lvl >= n * P then
+    lvl = lvl - n * P
+    result = {1, (divmod(lvl, P)), 0, 0}
+  else
+    local q, rest = divmod(n * P - lvl, R)
+    if rest > 0 then q = q + 1 end
+    result = {0, (divmod(lvl, P)), q, 1}
+  end
+  redis.call('HSET', KEYS[1], 'lvl', s(lvl), 'at', s(at), 'r', s(R), 'p', s(P), 'b', s(B))
+  local full_in = divmod(B * P - lvl, R)
+  redis.call('PEXPIRE', KEYS[1], s(math.floor(full_in / 1000) + 1 + tonumber(ARGV[4])))
+  return result
+end
+
+local created, leases, queue, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local ttl = tonumber(ARGV[3])
+
+-- The time the key decides at: the latest it has seen, so a clock stepping
+-- back (a failover to a server whose clock is behind) lets nothing more in.
+-- Returns it and the reading itself (retry_after is measured from that).
+local function clock(write)
+  local raw = server_or_caller_time()
+  local hw = tonumber(redis.call('HGET', meta, 'hw'))
+  if hw == nil or raw > hw then
+    hw = raw
+    if write then redis.call('HSET', meta, 'hw', s(raw)) end
+  end
+  return hw, raw
+end
+
+local function touch()
+  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+end
+
+-- Leases that ran out (at most 1000 a call): their tasks hold nothing more.
+local function reclaim(t)
+  local dead = redis.call('ZRANGEBYSCORE', leases, '-inf', s(t), 'LIMIT', 0, 1000)
+  for _, id in ipairs(dead) do
+    redis.call('ZREM', leases, id)
+    redis.call('ZREM', queue, id)
+  end
+  return dead
+end
+
+-- Starts queued tasks, FIFO, while slots are free (limit < 0: unlimited);
+-- each gets a fresh lease.
+local function start(t, limit)
+  local nq = redis.call('ZCARD', queue)
+  if nq == 0 then return {} end
+  local free = nq
+  if limit >= 0 then free = math.min(nq, limit - (redis.call('ZCARD', leases) - nq)) end
+  if free <= 0 then return {} end
+  local ids = redis.call('ZRANGE', queue, 0, s(free - 1))
+  local until_ = s(t + ttl)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', queue, id)
+    redis.call('ZADD', leases, until_, id)
+  end
+  return ids
+end
+
+-- Where an open task is: 0 absent, 1 running, 2 queued (and its position).
+local function place_of(task)
+  if not redis.call('ZSCORE', leases, task) then return 0, 0 end
+  local r = redis.call('ZRANK', queue, task)
+  if r then return 2, r + 1 end
+  return 1, 0
+end
+
+if op == 'state' then
+  local t = clock(false)
+  local n = redis.call('ZCOUNT', created, '(' .. s(t - DAY), '+inf')
+  local nq = redis.call('ZCARD', queue)
+  return {n, redis.call('ZCARD', leases) - nq, nq}
+end
+
+local t, raw = clock(true)
+redis.call('ZREMRANGEBYSCORE', created, '-inf', s(t - DAY))
+local expired = reclaim(t)
+
+if op == 'admit' then
+  local task, daily, limit = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+  local started = start(t, limit)
+  local c = redis.call('ZSCORE', created, task)
+  local place, pos = place_of(task)
+  if c or place ~= 0 then
+    touch()
+    return {3, place, pos, tonumber(c) or 0, 0, redis.call('ZCARD', created), started, expired}
+  end
+  local n = redis.call('ZCARD', created)
+  if daily >= 0 and n >= daily then
+    local retry = -1
+    if daily > 0 then
+      local e = redis.call('ZRANGE', created, s(n - daily), s(n - daily), 'WITHSCORES')
+      retry = tonumber(e[2]) + DAY - raw
+    end
+    touch()
+    return {2, 0, 0, 0, retry, n, started, expired}
+  end
+  redis.call('ZADD', created, s(t), task)
+  local nq = redis.call('ZCARD', queue)
+  local running = redis.call('ZCARD', leases) - nq
+  redis.call('ZADD', leases, s(t + ttl), task)
+  local status = 0
+  if nq > 0 or (limit >= 0 and running >= limit) then
+    redis.call('ZADD', queue, s(redis.call('HINCRBY', meta, 'seq', 1)), task)
+    status, nq = 1, nq + 1
+  else
+    nq = 0
+  end
+  touch()
+  return {status, status + 1, nq, t, 0, n + 1, started, expired}
+end
+
+if op == 'finish' or op == 'revoke' then
+  local task, limit = ARGV[5], tonumber(ARGV[6])
+  local started = start(t, limit)
+  local found, was_running = 0, 0
+  if redis.call('ZREM', leases, task) == 1 then
+    found = 1
+    if redis.call('ZREM', queue, task) == 0 then was_running = 1 end
+  end
+  if op == 'revoke' then redis.call('ZREM', created, task) end
+  for _, id in ipairs(start(t, limit)) do table.insert(started, id) end
+  touch()
+  return {found, was_running, started, expired}
+end
+
+if op == 'renew' then
+  local task, limit = ARGV[5], tonumber(ARGV[6])
+  local started = start(t, limit)
+  local place, pos = place_of(task)
+  if place ~= 0 then redis.call('ZADD', leases, s(t + ttl), task) end
+  touch()
+  return {place, pos, started, expired}
+end
+
+if op == 'poll' then
+  local started = start(t, tonumber(ARGV[5]))
+  touch()
+  return {started, expired}
+end
+
+if op == 'restore' then
+  -- ARGV[6..]: (task, created us, place) triples in admission order.
+  -- Running tasks hold their slots whatever the limit; queued ones queue
+  -- in order; nothing is counted or placed twice.
+  for i = 6, #ARGV, 3 do
+    local id, c = ARGV[i], tonumber(ARGV[i + 1])
+    if c + DAY > t then redis.call('ZADD', created, 'NX', s(c), id) end
+    if ARGV[i + 2] == '1' then redis.call('ZADD', leases, 'NX', s(t + ttl), id) end
+  end
+  for i = 6, #ARGV, 3 do
+    local id = ARGV[i]
+    if ARGV[i + 2] == '2' and not redis.call('ZSCORE', leases, id) then
+      redis.call('ZADD', queue, s(redis.call('HINCRBY', meta, 'seq', 1)), id)
+      redis.call('ZADD', leases, s(t + ttl), id)
+    end
+  end
+  local started = start(t, tonumber(ARGV[5]))
+  touch()
+  return {started, expired}
+end
+
+return redis.error_reply('tollgate: unknown operation ' .. tostring(op))
+)lua";
+
+/// The round-trip floor of the benchmarks: a script that does nothing.
+inline constexpr std::string_view empty_script = "return 0";
+
+}  // namespace tollgate::redis::detail
