@@ -28,7 +28,7 @@ void BM_LocalBackend_AdmitFinish(benchmark::State& state) {
   const tollgate::key_limits l{.daily = 1'000'000, .concurrency = 4};
   std::uint64_t i = 0;
   for (auto _ : state) {
-    const std::string model = "m" + std::to_string(i / 4096);
+    const std::string model = std::to_string(i / 4096) + "m";  // (GCC 12 warns on "m" + to_string)
     const std::string task = std::to_string(i++);
     const auto now = std::chrono::system_clock::now();
     auto a = b.admit({account, model}, task, l, now);

@@ -90,7 +90,7 @@ TEMPLATE_LIST_TEST_CASE("threads sharing a backend never run above the limit nor
       start.arrive_and_wait();
       for (int i = 0; i < kAttemptsPerThread; ++i) {
         const int k = static_cast<int>(rng() % kKeys);
-        const std::string task = "w" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string task = std::to_string(t) + "-" + std::to_string(i);
         if (!run_task(backend, f.key(models[static_cast<std::size_t>(k)]), counters.keys[static_cast<std::size_t>(k)],
                       task, l, now, counters))
           counters.errors.fetch_add(1);

@@ -168,12 +168,29 @@ TEST_CASE("redis keys: one hash tag per account, escaped ids, expiring", "[redis
   for (const char* s : {"c", "l", "m", "q"}) {
     const auto ttl = ok(c.command({"PTTL", base + s}));
     CHECK(ttl->integer > 24 * 3600 * 1000);
-    CHECK(ttl->integer <= 24 * 3600 * 1000 + 30'000 + 60'000);
+    CHECK(ttl->integer <= (24 + 1) * 3600 * 1000 + 30'000 + 60'000);  // 24 h + lease + an hour of refresh + 1 min
   }
   REQUIRE(ok(b.take({account, "api"}, 1, tollgate::token_rate(1, 1s), 10, {})).allowed);
   const auto bucket_ttl = ok(c.command({"PTTL", prefix + ":{ac%7Bme%7D%3A1%20%25}:b:api"}));
   CHECK(bucket_ttl->integer > 60'000);
   CHECK(bucket_ttl->integer <= 61'001);
+}
+
+TEST_CASE("redis keys created between two refreshes of the expiry get one too", "[redis][keys]") {
+  tollgate_test::redis_fixture f;
+  if (!f.ready()) return;
+  const key_limits l{.daily = 10, .concurrency = 0};
+  (void)ok(f.backend().admit(f.key(), "a", l, f.now()));  // refreshes every key's expiry
+  (void)ok(f.backend().finish(f.key(), "a", l, f.now()));  // the queue and the leases are gone
+  f.advance(10min);
+  (void)ok(f.backend().admit(f.key(), "b", l, f.now()));  // creates them again, no refresh due
+  auto c = raw(*f.url);
+  auto keys = ok(c.command({"KEYS", f.store->options().prefix + ":*"}));
+  REQUIRE(keys->elements == 4);
+  for (std::size_t i = 0; i < keys->elements; ++i) {
+    INFO(keys->element[i]->str);
+    CHECK(ok(c.command({"PTTL", std::string_view(keys->element[i]->str, keys->element[i]->len)}))->integer > 0);
+  }
 }
 
 TEST_CASE("redis: a task id counted in the last 24 hours stays a duplicate after it left", "[redis]") {

@@ -151,8 +151,10 @@ class basic_backend {
       throw limit_config_error("redis", "prefix", "must not contain '{' or '}' (they delimit the hash tag)");
     if (options_.lease_ttl.count() <= 0) throw limit_config_error("redis", "lease_ttl", "must be positive");
     lease_us_ = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(options_.lease_ttl).count());
+    // What a write leaves in the keys matters for 24 h (a creation) or the
+    // lease TTL (a lease); the script pushes the expiry out once an hour.
     idle_ms_ = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(daily_window).count() +
-                              options_.lease_ttl.count() + 60'000);
+                              options_.lease_ttl.count() + 3'600'000 + 60'000);
   }
 
   /// Counts a job and gives it a slot or a queue place, or refuses it (see

@@ -94,52 +94,82 @@ end
 
 local created, leases, queue, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ttl = tonumber(ARGV[3])
+local SECOND = 1000000
+local REFRESH = 3600 * SECOND  -- the keys' expiry is pushed out at most this often
 
--- The time the key decides at: the latest it has seen, so a clock stepping
--- back (a failover to a server whose clock is behind) lets nothing more in.
--- Returns it and the reading itself (retry_after is measured from that).
-local function clock(write)
-  local raw = server_or_caller_time()
-  local hw = tonumber(redis.call('HGET', meta, 'hw'))
-  if hw == nil or raw > hw then
-    hw = raw
-    if write then redis.call('HSET', meta, 'hw', s(raw)) end
-  end
-  return hw, raw
+-- The key's meta fields, read in one call: hw, the latest time recorded (the
+-- log is trimmed up to it, never beyond); exp, a time no lease expires
+-- before (nil: no lease); x, when the keys' expiry was last pushed out.
+local raw = server_or_caller_time()
+local m = redis.call('HMGET', meta, 'hw', 'exp', 'x')
+local hw, exp, refreshed = tonumber(m[1]), tonumber(m[2]), tonumber(m[3])
+-- The key decides at the latest time it has seen, so a clock stepping back
+-- (a failover to a server whose clock is behind) lets nothing more in.
+local t = raw
+if hw ~= nil and hw > t then t = hw end
+
+if op == 'state' then
+  local n = redis.call('ZCOUNT', created, '(' .. s(t - DAY), '+inf')
+  local nq = redis.call('ZCARD', queue)
+  return {n, redis.call('ZCARD', leases) - nq, nq}
 end
 
-local function touch()
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+local set = {}  -- meta fields to write, in one HSET at the end
+-- Record the time (and trim the log up to it) once a second: counts use
+-- ZCOUNT over the window, so untrimmed old entries never count.
+if hw == nil or t >= hw + SECOND then
+  table.insert(set, 'hw'); table.insert(set, s(t))
+  redis.call('ZREMRANGEBYSCORE', created, '-inf', s(t - DAY))
+end
+local nl, nq = redis.call('ZCARD', leases), redis.call('ZCARD', queue)
+local fresh = {}  -- keys this call creates: they get their expiry at the end
+
+local function note_lease(e)
+  if exp == nil or e < exp then
+    exp = e
+    table.insert(set, 'exp'); table.insert(set, s(e))
+  end
+end
+
+-- ZREM or ZADD of many members, in chunks (Lua's stack is small).
+local function each_chunk(list, step, f)
+  for i = 1, #list, step do f(unpack(list, i, math.min(i + step - 1, #list))) end
 end
 
 -- Leases that ran out (at most 1000 a call): their tasks hold nothing more.
-local function reclaim(t)
+local function reclaim()
+  if exp == nil or t < exp then return {} end
   local dead = redis.call('ZRANGEBYSCORE', leases, '-inf', s(t), 'LIMIT', 0, 1000)
-  for _, id in ipairs(dead) do
-    redis.call('ZREM', leases, id)
-    redis.call('ZREM', queue, id)
-  end
+  each_chunk(dead, 200, function(...) redis.call('ZREM', leases, ...); redis.call('ZREM', queue, ...) end)
+  nl, nq = redis.call('ZCARD', leases), redis.call('ZCARD', queue)
+  local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
+  exp = tonumber(first[2])
+  if exp == nil then redis.call('HDEL', meta, 'exp')
+  else table.insert(set, 'exp'); table.insert(set, first[2]) end
   return dead
 end
 
 -- Starts queued tasks, FIFO, while slots are free (limit < 0: unlimited);
 -- each gets a fresh lease.
-local function start(t, limit)
-  local nq = redis.call('ZCARD', queue)
+local function start(limit)
   if nq == 0 then return {} end
   local free = nq
-  if limit >= 0 then free = math.min(nq, limit - (redis.call('ZCARD', leases) - nq)) end
+  if limit >= 0 then free = math.min(nq, limit - (nl - nq)) end
   if free <= 0 then return {} end
-  local ids = redis.call('ZRANGE', queue, 0, s(free - 1))
+  local popped = redis.call('ZPOPMIN', queue, s(free))
+  local ids, pairs_ = {}, {}
   local until_ = s(t + ttl)
-  for _, id in ipairs(ids) do
-    redis.call('ZREM', queue, id)
-    redis.call('ZADD', leases, until_, id)
+  for i = 1, #popped, 2 do
+    table.insert(ids, popped[i])
+    table.insert(pairs_, until_); table.insert(pairs_, popped[i])
   end
+  each_chunk(pairs_, 200, function(...) redis.call('ZADD', leases, ...) end)
+  nq = nq - #ids
+  note_lease(t + ttl)
   return ids
 end
 
--- Where an open task is: 0 absent, 1 running, 2 queued (and its position).
+-- Where a task is: 0 absent, 1 running, 2 queued (and its position).
 local function place_of(task)
   if not redis.call('ZSCORE', leases, task) then return 0, 0 end
   local r = redis.call('ZRANK', queue, task)
@@ -147,78 +177,90 @@ local function place_of(task)
   return 1, 0
 end
 
-if op == 'state' then
-  local t = clock(false)
-  local n = redis.call('ZCOUNT', created, '(' .. s(t - DAY), '+inf')
-  local nq = redis.call('ZCARD', queue)
-  return {n, redis.call('ZCARD', leases) - nq, nq}
+-- Writes the meta fields, pushes the keys' expiry out (every REFRESH, and
+-- for the keys this call created), and returns the reply.
+local function done(reply)
+  if refreshed == nil or t >= refreshed + REFRESH then
+    table.insert(set, 'x'); table.insert(set, s(t))
+    fresh = KEYS
+  end
+  if #set > 0 then redis.call('HSET', meta, unpack(set)) end
+  for _, k in ipairs(fresh) do redis.call('PEXPIRE', k, ARGV[4]) end
+  return reply
 end
 
-local t, raw = clock(true)
-redis.call('ZREMRANGEBYSCORE', created, '-inf', s(t - DAY))
-local expired = reclaim(t)
+local expired = reclaim()
 
 if op == 'admit' then
   local task, daily, limit = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-  local started = start(t, limit)
-  local c = redis.call('ZSCORE', created, task)
-  local place, pos = place_of(task)
-  if c or place ~= 0 then
-    touch()
-    return {3, place, pos, tonumber(c) or 0, 0, redis.call('ZCARD', created), started, expired}
+  local started = start(limit)
+  local n = redis.call('ZCOUNT', created, '(' .. s(t - DAY), '+inf')
+  local function duplicate()
+    local c = tonumber(redis.call('ZSCORE', created, task))
+    if c ~= nil and c + DAY <= t then c = nil end  -- left the window (not trimmed yet)
+    local place, pos = place_of(task)
+    if c == nil and place == 0 then return nil end
+    return done({3, place, pos, c or 0, 0, n, started, expired})
   end
-  local n = redis.call('ZCARD', created)
   if daily >= 0 and n >= daily then
+    local d = duplicate()
+    if d then return d end
     local retry = -1
     if daily > 0 then
-      local e = redis.call('ZRANGE', created, s(n - daily), s(n - daily), 'WITHSCORES')
-      retry = tonumber(e[2]) + DAY - raw
+      -- The (n - daily + 1)-th oldest job of the window must leave; the
+      -- window's jobs are the set's top n (older entries may wait to be trimmed).
+      local i = s(redis.call('ZCARD', created) - daily)
+      retry = tonumber(redis.call('ZRANGE', created, i, i, 'WITHSCORES')[2]) + DAY - raw
     end
-    touch()
-    return {2, 0, 0, 0, retry, n, started, expired}
+    return done({2, 0, 0, 0, retry, n, started, expired})
   end
-  redis.call('ZADD', created, s(t), task)
-  local nq = redis.call('ZCARD', queue)
-  local running = redis.call('ZCARD', leases) - nq
-  redis.call('ZADD', leases, s(t + ttl), task)
-  local status = 0
+  -- Count it and give it a lease; NX: an id already there is a duplicate.
+  if redis.call('ZADD', created, 'NX', s(t), task) == 0 then
+    local d = duplicate()
+    if d then return d end
+    redis.call('ZADD', created, s(t), task)  -- a stale entry of the same id: a new job
+  end
+  if n == 0 then table.insert(fresh, created) end
+  if redis.call('ZADD', leases, 'NX', s(t + ttl), task) == 0 then
+    redis.call('ZREM', created, task)  -- open for more than 24 h: still a duplicate
+    return duplicate()
+  end
+  if nl == 0 then table.insert(fresh, leases) end
+  note_lease(t + ttl)
+  local running = nl - nq
+  nl = nl + 1
   if nq > 0 or (limit >= 0 and running >= limit) then
+    if nq == 0 then table.insert(fresh, queue) end
     redis.call('ZADD', queue, s(redis.call('HINCRBY', meta, 'seq', 1)), task)
-    status, nq = 1, nq + 1
-  else
-    nq = 0
+    nq = nq + 1
+    return done({1, 2, nq, t, 0, n + 1, started, expired})
   end
-  touch()
-  return {status, status + 1, nq, t, 0, n + 1, started, expired}
+  return done({0, 1, 0, t, 0, n + 1, started, expired})
 end
 
 if op == 'finish' or op == 'revoke' then
   local task, limit = ARGV[5], tonumber(ARGV[6])
-  local started = start(t, limit)
+  local started = start(limit)
   local found, was_running = 0, 0
   if redis.call('ZREM', leases, task) == 1 then
-    found = 1
-    if redis.call('ZREM', queue, task) == 0 then was_running = 1 end
+    found, nl = 1, nl - 1
+    if redis.call('ZREM', queue, task) == 1 then nq = nq - 1 else was_running = 1 end
   end
   if op == 'revoke' then redis.call('ZREM', created, task) end
-  for _, id in ipairs(start(t, limit)) do table.insert(started, id) end
-  touch()
-  return {found, was_running, started, expired}
+  for _, id in ipairs(start(limit)) do table.insert(started, id) end
+  return done({found, was_running, started, expired})
 end
 
 if op == 'renew' then
   local task, limit = ARGV[5], tonumber(ARGV[6])
-  local started = start(t, limit)
+  local started = start(limit)
   local place, pos = place_of(task)
-  if place ~= 0 then redis.call('ZADD', leases, s(t + ttl), task) end
-  touch()
-  return {place, pos, started, expired}
+  if place ~= 0 then redis.call('ZADD', leases, 'XX', s(t + ttl), task) end
+  return done({place, pos, started, expired})
 end
 
 if op == 'poll' then
-  local started = start(t, tonumber(ARGV[5]))
-  touch()
-  return {started, expired}
+  return done({start(tonumber(ARGV[5])), expired})
 end
 
 if op == 'restore' then
@@ -237,9 +279,11 @@ if op == 'restore' then
       redis.call('ZADD', leases, s(t + ttl), id)
     end
   end
-  local started = start(t, tonumber(ARGV[5]))
-  touch()
-  return {started, expired}
+  note_lease(t + ttl)
+  nl, nq = redis.call('ZCARD', leases), redis.call('ZCARD', queue)
+  local started = start(tonumber(ARGV[5]))
+  fresh = KEYS
+  return done({started, expired})
 end
 
 return redis.error_reply('tollgate: unknown operation ' .. tostring(op))
