@@ -36,15 +36,6 @@ local op = ARGV[1]
 
 local function s(x) return string.format('%d', x) end
 
--- Exact floor division and remainder of integers below 2^53 (a / b may be
--- rounded up to the next integer; the remainder says so).
-local function divmod(a, b)
-  local q = math.floor(a / b)
-  local r = a - q * b
-  if r < 0 then q = q - 1; r = r + b elseif r >= b then q = q + 1; r = r - b end
-  return q, r
-end
-
 local function server_or_caller_time()
   if ARGV[2] ~= '' then return tonumber(ARGV[2]) end
   local t = redis.call('TIME')
@@ -58,6 +49,14 @@ if op == 'take' then
   -- (a fraction of a token is dropped: the refusing side), a changed burst
   -- keeps the level up to the new size; a clock behind the last write
   -- refills nothing.
+  -- Exact floor division and remainder of integers below 2^53 (a / b may be
+  -- rounded up to the next integer; the remainder says so).
+  local function divmod(a, b)
+    local q = math.floor(a / b)
+    local r = a - q * b
+    if r < 0 then q = q - 1; r = r + b elseif r >= b then q = q + 1; r = r - b end
+    return q, r
+  end
   local t = server_or_caller_time()
   local n, R, P, B = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
   local st = redis.call('HMGET', KEYS[1], 'lvl', 'at', 'r', 'p', 'b')
@@ -114,6 +113,7 @@ if op == 'state' then
   return {n, redis.call('ZCARD', leases) - nq, nq}
 end
 
+local NONE = {}  -- the empty list of the replies
 local set = {}  -- meta fields to write, in one HSET at the end
 -- Record the time (and trim the log up to it) once a second: counts use
 -- ZCOUNT over the window, so untrimmed old entries never count.
@@ -137,25 +137,25 @@ local function each_chunk(list, step, f)
 end
 
 -- Leases that ran out (at most 1000 a call): their tasks hold nothing more.
-local function reclaim()
-  if exp == nil or t < exp then return {} end
-  local dead = redis.call('ZRANGEBYSCORE', leases, '-inf', s(t), 'LIMIT', 0, 1000)
-  each_chunk(dead, 200, function(...) redis.call('ZREM', leases, ...); redis.call('ZREM', queue, ...) end)
+-- Looked for only once the earliest lease can have expired.
+local expired = NONE
+if exp ~= nil and t >= exp then
+  expired = redis.call('ZRANGEBYSCORE', leases, '-inf', s(t), 'LIMIT', 0, 1000)
+  each_chunk(expired, 200, function(...) redis.call('ZREM', leases, ...); redis.call('ZREM', queue, ...) end)
   nl, nq = redis.call('ZCARD', leases), redis.call('ZCARD', queue)
   local first = redis.call('ZRANGE', leases, 0, 0, 'WITHSCORES')
   exp = tonumber(first[2])
   if exp == nil then redis.call('HDEL', meta, 'exp')
   else table.insert(set, 'exp'); table.insert(set, first[2]) end
-  return dead
 end
 
 -- Starts queued tasks, FIFO, while slots are free (limit < 0: unlimited);
 -- each gets a fresh lease.
 local function start(limit)
-  if nq == 0 then return {} end
+  if nq == 0 then return NONE end
   local free = nq
   if limit >= 0 then free = math.min(nq, limit - (nl - nq)) end
-  if free <= 0 then return {} end
+  if free <= 0 then return NONE end
   local popped = redis.call('ZPOPMIN', queue, s(free))
   local ids, pairs_ = {}, {}
   local until_ = s(t + ttl)
@@ -189,12 +189,11 @@ local function done(reply)
   return reply
 end
 
-local expired = reclaim()
-
 if op == 'admit' then
   local task, daily, limit = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
   local started = start(limit)
   local n = redis.call('ZCOUNT', created, '(' .. s(t - DAY), '+inf')
+  local ts, until_ = s(t), s(t + ttl)
   local function duplicate()
     local c = tonumber(redis.call('ZSCORE', created, task))
     if c ~= nil and c + DAY <= t then c = nil end  -- left the window (not trimmed yet)
@@ -215,13 +214,13 @@ if op == 'admit' then
     return done({2, 0, 0, 0, retry, n, started, expired})
   end
   -- Count it and give it a lease; NX: an id already there is a duplicate.
-  if redis.call('ZADD', created, 'NX', s(t), task) == 0 then
+  if redis.call('ZADD', created, 'NX', ts, task) == 0 then
     local d = duplicate()
     if d then return d end
-    redis.call('ZADD', created, s(t), task)  -- a stale entry of the same id: a new job
+    redis.call('ZADD', created, ts, task)  -- a stale entry of the same id: a new job
   end
   if n == 0 then table.insert(fresh, created) end
-  if redis.call('ZADD', leases, 'NX', s(t + ttl), task) == 0 then
+  if redis.call('ZADD', leases, 'NX', until_, task) == 0 then
     redis.call('ZREM', created, task)  -- open for more than 24 h: still a duplicate
     return duplicate()
   end
@@ -247,7 +246,10 @@ if op == 'finish' or op == 'revoke' then
     if redis.call('ZREM', queue, task) == 1 then nq = nq - 1 else was_running = 1 end
   end
   if op == 'revoke' then redis.call('ZREM', created, task) end
-  for _, id in ipairs(start(limit)) do table.insert(started, id) end
+  local more = start(limit)
+  if #more > 0 then
+    if started == NONE then started = more else for _, id in ipairs(more) do table.insert(started, id) end end
+  end
   return done({found, was_running, started, expired})
 end
 
