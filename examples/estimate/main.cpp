@@ -34,10 +34,13 @@
 #include <nlohmann/json.hpp>
 
 #include <tollgate/json/catalog.hpp>
-#include <tollgate/json/strict.hpp>
+#include <tollgate/json/file.hpp>
 #include <tollgate/tollgate.hpp>
 
+#include "../common/arguments.hpp"
 #include "../common/cli_support.hpp"
+#include "../common/json_output.hpp"
+#include "../common/plan.hpp"
 
 namespace {
 
@@ -49,42 +52,48 @@ constexpr int exit_internal = tollgate::examples::exit_refused;
 using tollgate::examples::bad_input;
 using tollgate::examples::exit_bad_input;
 using tollgate::examples::exit_ok;
+using tollgate::examples::json_text;
 using tollgate::examples::one_line;
+using tollgate::examples::or_bad_input;
 
-std::string read_file(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw bad_input(fmt::format("cannot open {} '{}'", what, path));
-  // read() rather than `ostream << rdbuf()`, which swallows a read error: a
-  // directory would read as an empty file ("'text' is empty").
-  std::string text;
-  char buf[1 << 14];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0)
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) throw bad_input(fmt::format("cannot read {} '{}' (is it a directory?)", what, path));
-  return text;
+// The whole of a regular file of at most `limit` bytes (a FIFO, a device or
+// a directory is refused at once: /dev/zero was read until memory ran out).
+std::string read_input(const std::string& path, std::string_view what, std::size_t limit) {
+  auto text = tollgate::json::read_regular_file(path, limit);
+  if (!text) throw bad_input(fmt::format("{} '{}': {}", what, path, text.error().message()));
+  return std::move(*text);
 }
 
 // ------------------------------------------------------------------ table
 
 // A small aligned text table: 'l' or 'r' per column, two spaces between.
+// Cells are made printable (no control bytes reach the terminal) and kept
+// in one buffer, NUL-separated (printable() escapes NUL): a plan of 10^6
+// jobs is 10^6 rows.
 class table {
  public:
-  explicit table(std::string align) : align_(std::move(align)) {}
+  explicit table(std::string align) : align_(std::move(align)), width_(align_.size(), 0) {}
   void row(std::vector<std::string> cells) {
     cells.resize(align_.size());
-    rows_.push_back(std::move(cells));
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::string cell = tollgate::examples::printable(cells[i]);
+      width_[i] = std::max(width_[i], cell.size());
+      cells_ += cell;
+      cells_ += '\0';
+    }
   }
   [[nodiscard]] std::string str() const {
-    std::vector<std::size_t> width(align_.size(), 0);
-    for (const auto& r : rows_)
-      for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
     std::string out;
-    for (const auto& r : rows_) {
+    std::string_view rest = cells_;
+    while (!rest.empty()) {
       std::string line;
-      for (std::size_t i = 0; i < r.size(); ++i) {
+      for (std::size_t i = 0; i < align_.size(); ++i) {
+        const std::size_t end = rest.find('\0');
+        const std::string_view cell = rest.substr(0, end);
+        rest.remove_prefix(end + 1);
         if (i > 0) line += "  ";
-        line += align_[i] == 'r' ? fmt::format("{:>{}}", r[i], width[i])
-                                 : fmt::format("{:<{}}", r[i], width[i]);
+        line += align_[i] == 'r' ? fmt::format("{:>{}}", cell, width_[i])
+                                 : fmt::format("{:<{}}", cell, width_[i]);
       }
       while (!line.empty() && line.back() == ' ') line.pop_back();
       out += line + '\n';
@@ -94,7 +103,8 @@ class table {
 
  private:
   std::string align_;
-  std::vector<std::vector<std::string>> rows_;
+  std::vector<std::size_t> width_;
+  std::string cells_;
 };
 
 std::string header(const catalog& c, std::string_view what) {
@@ -129,132 +139,36 @@ std::string json_quote(const tollgate::quote& q) {
   j["exact_credits"] = q.exact.to_string();
   j["credits"] = q.charged.to_string();
   j["usd"] = q.usd.to_string();
-  return j.dump() + '\n';
+  return json_text(j) + '\n';
 }
 
 // ------------------------------------------------------------------ plans
 
-struct plan_entry {
-  tollgate::job job;
-  std::int64_t count = 1;
-};
-
-[[noreturn]] void plan_error(const std::string& file, const std::string& path,
-                             const std::string& reason) {
-  throw bad_input(path.empty() ? fmt::format("plan '{}': {}", file, reason)
-                               : fmt::format("plan '{}': {}: {}", file, path, reason));
+[[noreturn]] void plan_error(const std::string& file, const tollgate::examples::plan_problem& p) {
+  if (p.syntax) throw bad_input(fmt::format("plan '{}': not valid JSON: {}", file, p.reason));
+  throw bad_input(p.path.empty() ? fmt::format("plan '{}': {}", file, p.reason)
+                                 : fmt::format("plan '{}': {}: {}", file, p.path, p.reason));
 }
 
 // The text of a job's "text_file": resolved against the plan file's own
 // directory (unless absolute), so a plan and its texts move together.
-std::string plan_text_file(const std::string& file, const std::string& path,
-                           const std::string& name) {
-  if (name.empty()) plan_error(file, path, "expected a file name, got an empty string");
-  const std::filesystem::path relative(name);
-  const std::string resolved = relative.is_absolute()
-                                   ? relative.string()
-                                   : (std::filesystem::path(file).parent_path() / relative).string();
-  std::string text;
-  try {
-    text = read_file(resolved, "text file");
-  } catch (const bad_input& e) {
-    plan_error(file, path, e.what());
-  }
+std::optional<tollgate::examples::plan_problem> read_text_file(const std::string& plan_file,
+                                                               std::size_t index,
+                                                               tollgate::examples::plan_job& j) {
+  const std::filesystem::path relative(*j.text_file);
+  const std::string resolved =
+      relative.is_absolute() ? relative.string()
+                             : (std::filesystem::path(plan_file).parent_path() / relative).string();
+  const std::string path = fmt::format("jobs[{}].text_file", index);
+  auto text = tollgate::json::read_regular_file(resolved, tollgate::examples::max_text_file_bytes);
+  if (!text)
+    return tollgate::examples::plan_problem{path, fmt::format("text file '{}': {}", resolved,
+                                                              text.error().message())};
   // Checked here, not only when pricing, so the message names the file.
-  if (auto n = tollgate::count_characters(text); !n)
-    plan_error(file, path, fmt::format("'{}': {}", resolved, n.error().message()));
-  return text;
-}
-
-std::int64_t plan_integer(const ojson& v, const std::string& file, const std::string& path) {
-  if (v.is_number_unsigned() &&
-      v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
-    plan_error(file, path, "is too large");
-  if (v.is_number_integer() || v.is_number_unsigned()) return v.get<std::int64_t>();
-  plan_error(file, path, "expected a whole number");
-}
-
-std::vector<plan_entry> parse_plan(const std::string& file) {
-  const std::string text = read_file(file, "plan file");
-  ojson doc;
-  try {
-    // A repeated key is refused: the parser alone keeps the last one, so
-    // {"count": 2, "count": 3} would silently price 3.
-    doc = tollgate::json::parse_strict(
-        text, [&](const std::string& path) { plan_error(file, path, "repeated key"); });
-  } catch (const tollgate::json::bad_json& e) {
-    // Every parser failure, not only a syntax error: `"seconds": 1e400` is
-    // valid JSON that no double holds (nlohmann's out_of_range, not a
-    // parse_error), and used to escape as an "internal error".
-    if (e.syntax()) throw bad_input(fmt::format("plan '{}': not valid JSON: {}", file, e.reason()));
-    plan_error(file, e.path(), e.reason());
-  }
-  if (!doc.is_object() || !doc.contains("jobs"))
-    throw bad_input(fmt::format("plan '{}': expected an object {{\"jobs\": [...]}}", file));
-  for (const auto& [key, _] : doc.items())
-    if (key != "jobs") plan_error(file, key, "unknown field; a plan has only \"jobs\"");
-  const ojson& jobs = doc["jobs"];
-  if (!jobs.is_array() || jobs.empty()) plan_error(file, "jobs", "expected a non-empty array");
-
-  std::vector<plan_entry> plan;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const std::string at = fmt::format("jobs[{}]", i);
-    const ojson& j = jobs[i];
-    if (!j.is_object()) plan_error(file, at, "expected an object");
-    plan_entry e;
-    std::optional<std::string> text_file;
-    for (const auto& [key, v] : j.items()) {
-      const std::string path = fmt::format("{}.{}", at, key);
-      tollgate::usage& u = e.job.usage;
-      if (key == "model") {
-        if (!v.is_string()) plan_error(file, path, "expected a string");
-        e.job.model = v.get<std::string>();
-      } else if (key == "seconds") {
-        if (v.is_string()) {
-          auto s = tollgate::parse_seconds(v.get<std::string>());
-          if (!s) plan_error(file, path, s.error().message());
-          u.seconds = *s;
-        } else if (v.is_number_float()) {
-          plan_error(file, path, "floating-point numbers are refused; write \"2.5\" as a string");
-        } else {
-          const std::int64_t s = plan_integer(v, file, path);
-          std::int64_t ms;
-          if (__builtin_mul_overflow(s, 1000, &ms)) plan_error(file, path, "is too large");
-          u.seconds = tollgate::media_duration{ms};
-        }
-      } else if (key == "outputs") {
-        u.outputs = tollgate::count{plan_integer(v, file, path)};
-      } else if (key == "resolution") {
-        if (!v.is_string()) plan_error(file, path, "expected a string");
-        u.resolution = v.get<std::string>();
-      } else if (key == "audio") {
-        if (!v.is_boolean()) plan_error(file, path, "expected true or false");
-        u.audio = v.get<bool>();
-      } else if (key == "text") {
-        if (!v.is_string()) plan_error(file, path, "expected a string");
-        u.text = v.get<std::string>();
-      } else if (key == "text_file") {
-        if (!v.is_string()) plan_error(file, path, "expected a file name (a string)");
-        text_file = v.get<std::string>();
-      } else if (key == "count") {
-        e.count = plan_integer(v, file, path);
-        if (e.count < 1) plan_error(file, path, fmt::format("must be at least 1, got {}", e.count));
-      } else {
-        plan_error(file, path,
-                   "unknown field; a job has model, seconds, outputs, resolution, audio, text, "
-                   "text_file, count");
-      }
-    }
-    if (e.job.model.empty()) plan_error(file, at + ".model", "is missing");
-    if (text_file) {
-      // As --text-file excludes --text.
-      if (e.job.usage.text)
-        plan_error(file, at + ".text_file", "give either text or text_file, not both");
-      e.job.usage.text = plan_text_file(file, at + ".text_file", *text_file);
-    }
-    plan.push_back(std::move(e));
-  }
-  return plan;
+  if (auto n = tollgate::count_characters(*text); !n)
+    return tollgate::examples::plan_problem{path, fmt::format("'{}': {}", resolved, n.error().message())};
+  j.job.usage.text = std::move(*text);
+  return std::nullopt;
 }
 
 // "10 s, with audio", "1080p, 4 outputs", "31 characters".
@@ -274,60 +188,54 @@ std::string describe_usage(const tollgate::usage& u) {
   return s;
 }
 
+// Prices a plan job by job as it is read: what is kept of a job is its line
+// of output, never the job itself (its text may be a megabyte).
 std::string run_plan(const catalog& c, const std::string& file, bool json) {
-  const std::vector<plan_entry> plan = parse_plan(file);
-  struct priced {
-    const plan_entry* entry;
-    tollgate::quote each;
-    credits exact, charged;
-    tollgate::usd usd;
-  };
-  std::vector<priced> rows;
+  const std::string text = read_input(file, "plan file", tollgate::examples::max_plan_bytes);
+  table t("llrrrr");
+  t.row({"model", "usage", "count", "each", "credits", "usd"});
+  std::string json_jobs;
   credits total;
   tollgate::usd total_usd;
   std::int64_t jobs = 0;
-  try {
-    for (std::size_t i = 0; i < plan.size(); ++i) {
-      const plan_entry& e = plan[i];
-      auto q = c.quote(e.job);
-      if (!q) throw bad_input(fmt::format("plan '{}': jobs[{}]: {}", file, i, q.error().message()));
-      priced p{&e, *q, q->exact * e.count, q->charged * e.count, {}};
-      p.usd = c.price().to_usd(p.charged);
-      total += p.charged;
-      if (__builtin_add_overflow(jobs, e.count, &jobs)) throw std::overflow_error("job count");
-      rows.push_back(std::move(p));
+  std::set<std::string, std::less<>> models;  // distinct models, not rows
+  const auto price = [&](std::size_t i, tollgate::examples::plan_job& e)
+      -> std::optional<tollgate::examples::plan_problem> {
+    if (e.text_file)
+      if (auto p = read_text_file(file, i, e)) return p;
+    auto q = c.quote(e.job);
+    if (!q) return tollgate::examples::plan_problem{fmt::format("jobs[{}]", i), q.error().message()};
+    const credits exact = q->exact * e.count, charged = q->charged * e.count;
+    const tollgate::usd usd = c.price().to_usd(charged);
+    total += charged;
+    if (__builtin_add_overflow(jobs, e.count, &jobs)) throw std::overflow_error("job count");
+    if (models.find(e.job.model) == models.end()) models.insert(e.job.model);
+    if (json) {
+      ojson j;
+      j["model"] = e.job.model;
+      j["count"] = e.count;
+      j["exact_credits"] = exact.to_string();
+      j["credits"] = charged.to_string();
+      j["usd"] = usd.to_string();
+      json_jobs += (json_jobs.empty() ? "" : ",") + json_text(j);
+    } else {
+      t.row({e.job.model, describe_usage(e.job.usage), std::to_string(e.count), q->charged.to_string(),
+             charged.to_string(), usd.to_string()});
     }
+    return std::nullopt;
+  };
+  try {
+    if (auto p = tollgate::examples::read_plan(text, price)) plan_error(file, *p);
     // Inside the try: every row's dollars can fit while their total does not.
     total_usd = c.price().to_usd(total);
   } catch (const std::overflow_error&) {
     throw bad_input(fmt::format("plan '{}': the total is too large to represent", file));
   }
 
-  if (json) {
-    ojson out;
-    out["jobs"] = ojson::array();
-    for (const priced& p : rows) {
-      ojson j;
-      j["model"] = p.entry->job.model;
-      j["count"] = p.entry->count;
-      j["exact_credits"] = p.exact.to_string();
-      j["credits"] = p.charged.to_string();
-      j["usd"] = p.usd.to_string();
-      out["jobs"].push_back(std::move(j));
-    }
-    out["total_credits"] = total.to_string();
-    out["total_usd"] = total_usd.to_string();
-    return out.dump() + '\n';
-  }
-  table t("llrrrr");
-  t.row({"model", "usage", "count", "each", "credits", "usd"});
-  for (const priced& p : rows)
-    t.row({p.entry->job.model, describe_usage(p.entry->job.usage), std::to_string(p.entry->count),
-           p.each.charged.to_string(), p.charged.to_string(), p.usd.to_string()});
+  if (json)
+    return fmt::format("{{\"jobs\":[{}],\"total_credits\":\"{}\",\"total_usd\":\"{}\"}}\n", json_jobs,
+                       total.to_string(), total_usd.to_string());
   t.row({"total", "", std::to_string(jobs), "", total.to_string(), total_usd.to_string()});
-  // Distinct models, not rows: a plan may list one model with several usages.
-  std::set<std::string_view> models;
-  for (const priced& p : rows) models.insert(p.entry->job.model);
   return header(c, fmt::format("plan {}: {} job{} of {} model{}", file, jobs, jobs == 1 ? "" : "s",
                                models.size(), models.size() == 1 ? "" : "s")) +
          t.str();
@@ -364,7 +272,7 @@ std::string run_list(const catalog& c, bool json) {
                                {"kind", std::string(tollgate::to_string(m.kind))},
                                {"rate", m.rate.describe()},
                                {"takes", ranges(m)}});
-    return out.dump() + '\n';
+    return json_text(out) + '\n';
   }
   table t("llll");
   t.row({"model", "kind", "rate", "takes"});
@@ -391,7 +299,7 @@ int run(int argc, char** argv) {
   auto* o_text = app.add_option("--text", text, "Input text (speech models)");
   auto* o_text_file =
       app.add_option("--text-file", text_file, "Read the input text from FILE")->type_name("FILE");
-  app.add_option("--catalog", catalog_file,
+  auto* o_catalog = app.add_option("--catalog", catalog_file,
                  "Price against this catalog JSON file instead of the built-in Runway catalog")
       ->type_name("FILE");
   auto* o_plan = app.add_option("--plan", plan_file,
@@ -417,11 +325,14 @@ int run(int argc, char** argv) {
   }
 
   std::optional<catalog> loaded;
-  if (!catalog_file.empty()) {
+  if (*o_catalog) {
     try {
       loaded.emplace(tollgate::json::load_catalog(catalog_file));
     } catch (const tollgate::json::catalog_error& e) {
-      throw bad_input(fmt::format("catalog {}", e.what()));
+      // From the parts, not what(): a C string, cut short by a NUL in a key.
+      throw bad_input(e.path().empty()
+                          ? fmt::format("catalog {}: {}", e.source(), e.reason())
+                          : fmt::format("catalog {}: {}: {}", e.source(), e.path(), e.reason()));
     }
   }
   const catalog& c = loaded ? *loaded : tollgate::runway_catalog();
@@ -431,29 +342,19 @@ int run(int argc, char** argv) {
   std::string out;
   if (list) {
     out = run_list(c, json);
-  } else if (!plan_file.empty()) {
+  } else if (*o_plan) {
     out = run_plan(c, plan_file, json);
   } else {
     if (model.empty()) throw bad_input("give a MODEL, --plan FILE or --list (see --help)");
     tollgate::job j{.model = model};
-    if (*o_seconds) {
-      auto s = tollgate::parse_seconds(seconds);
-      if (!s) throw bad_input(fmt::format("--seconds: {}", s.error().message()));
-      j.usage.seconds = *s;
-    }
-    if (*o_outputs) {
-      std::int64_t n = 0;
-      const char* first = outputs.data();
-      const char* last = outputs.data() + outputs.size();
-      const auto [end, ec] = std::from_chars(first, last, n);
-      if (ec != std::errc() || end != last || outputs.empty())
-        throw bad_input(fmt::format("--outputs: expected a whole number, got '{}'", outputs));
-      j.usage.outputs = tollgate::count{n};
-    }
+    if (*o_seconds) j.usage.seconds = or_bad_input(tollgate::examples::parse_media_seconds(seconds, "--seconds"));
+    if (*o_outputs)
+      j.usage.outputs = tollgate::count{static_cast<std::int64_t>(
+          or_bad_input(tollgate::examples::parse_whole(outputs, "--outputs", 0, INT64_MAX)))};
     if (*o_resolution) j.usage.resolution = resolution;
     j.usage.audio = audio;
     if (*o_text) j.usage.text = text;
-    if (*o_text_file) j.usage.text = read_file(text_file, "text file");
+    if (*o_text_file) j.usage.text = read_input(text_file, "text file", tollgate::examples::max_text_file_bytes);
     auto q = c.quote(j);
     if (!q) throw bad_input(q.error().message());
     out = json ? json_quote(*q) : human_quote(c, *q);

@@ -40,7 +40,9 @@
 
 #include <tollgate/ledger/ledger.hpp>
 
+#include "../common/arguments.hpp"
 #include "../common/cli_support.hpp"
+#include "../common/json_output.hpp"
 
 namespace {
 
@@ -55,11 +57,13 @@ using tollgate::examples::bad_input;
 using tollgate::examples::exit_bad_input;
 using tollgate::examples::exit_ok;
 using tollgate::examples::exit_refused;
+using tollgate::examples::json_text;
 using tollgate::examples::one_line;
+using tollgate::examples::or_bad_input;
 
 // The ledger or the journal said no: one line on stderr, exit status 1.
 struct refused : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit refused(std::string_view message) : std::runtime_error(one_line(message)) {}
 };
 
 // Errors that mean the request itself was malformed.
@@ -73,36 +77,11 @@ bool is_bad_input(const tollgate::error& e) {
   throw refused(e.message());
 }
 
-credits parse_credits(const std::string& s, bool allow_zero = false, bool allow_negative = false) {
-  auto c = credits::parse(s);
-  if (!c) throw bad_input(c.error().message());
-  if (c->is_negative() && !allow_negative)
-    throw bad_input(fmt::format("the amount must not be negative, got {}", s));
-  if (c->is_zero() && !allow_zero) throw bad_input("the amount must not be zero");
-  return *c;
-}
-
-usd parse_usd(const std::string& s) {
-  auto d = usd::parse(s);
-  if (!d) throw bad_input(d.error().message());
-  if (!d->is_positive()) throw bad_input(fmt::format("a purchase must be a positive amount, got ${}", s));
-  return *d;
-}
-
 void check_account(const std::string& a) {
   if (auto r = ld::check_account_id(a); !r) throw bad_input(r.error().message());
 }
 void check_key(const std::string& k) {
   if (auto r = ld::check_key(k); !r) throw bad_input(r.error().message());
-}
-
-std::chrono::nanoseconds parse_seconds(const std::string& s, std::string_view what) {
-  auto c = credits::parse(s);  // the same exact decimal grammar, in seconds
-  if (!c || !c->is_positive())
-    throw bad_input(fmt::format("{} must be a positive number of seconds, got '{}'", what, s));
-  const auto micro = c->raw().convert_to<long double>();
-  if (micro > 1e15L) throw bad_input(fmt::format("{} is too long: '{}'", what, s));
-  return std::chrono::nanoseconds(c->raw().convert_to<long long>() * 1000);
 }
 
 std::string time_text(std::chrono::system_clock::time_point t) {
@@ -128,7 +107,7 @@ std::unique_ptr<cli_ledger> open_for_write(const context& ctx) {
     std::string_view notes = (*l)->recovery().notes;
     while (!notes.empty()) {
       const auto nl = std::min(notes.find('\n'), notes.size());
-      fmt::print(stderr, "tollgate-ledger: note: {}\n", notes.substr(0, nl));
+      fmt::print(stderr, "tollgate-ledger: note: {}\n", one_line(notes.substr(0, nl)));
       notes.remove_prefix(std::min(nl + 1, notes.size()));
     }
   }
@@ -160,7 +139,7 @@ void print_receipt(const context& ctx, std::string_view account, const cli_ledge
     if (r.kind == tollgate::operation_kind::purchase) j["usd"] = r.paid.to_string();
     j["at"] = time_text(r.at);
     j["replayed"] = r.replayed;
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", json_text(j));
     return;
   }
   std::string what;
@@ -228,7 +207,7 @@ int balance_cmd(const context& ctx, const std::string& account) {
     j["purchased"] = b->purchased.to_string();
     j["purchased_usd"] = b->purchased_usd.to_string();
     j["first_purchase"] = b->first_purchase ? ojson(time_text(*b->first_purchase)) : ojson(nullptr);
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", json_text(j));
   } else {
     fmt::print("account {}: {} credits available ({} from grants), {} held; {} purchased for ${}{}\n",
                account, b->available, b->granted, b->held, b->purchased, b->purchased_usd,
@@ -259,7 +238,7 @@ int statement_cmd(const context& ctx, const std::string& account) {
       if (!e.reason.empty()) x["reason"] = e.reason;
       j["entries"].push_back(std::move(x));
     }
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", json_text(j));
     return exit_ok;
   }
   fmt::print("{:>6}  {:<24}  {:<13}  {:>11} -> {:<11}  {:>14}  {:>14}  {}\n", "op", "time (UTC)", "kind",
@@ -268,7 +247,8 @@ int statement_cmd(const context& ctx, const std::string& account) {
     fmt::print("{:>6}  {:<24}  {:<13}  {:>11} -> {:<11}  {:>14}  {:>14}  {}\n", e.op, time_text(e.at),
                tollgate::to_string(e.kind), tollgate::to_string(e.from), tollgate::to_string(e.to),
                e.amount, e.available_after,
-               e.reason.empty() ? (e.ref ? std::to_string(e.ref) : std::string()) : e.reason);
+               e.reason.empty() ? (e.ref ? std::to_string(e.ref) : std::string())
+                                : tollgate::examples::printable(e.reason));
   return exit_ok;
 }
 
@@ -286,7 +266,7 @@ int verify_cmd(const context& ctx) {
       ojson j;
       j["ok"] = false;
       j["error"] = opened.error().message();
-      fmt::print("{}\n", j.dump());
+      fmt::print("{}\n", json_text(j));
     }
     throw refused(opened.error().message());
   }
@@ -334,10 +314,10 @@ int verify_cmd(const context& ctx) {
     for (std::size_t p = 1; p < tollgate::party_count; ++p)
       totals[std::string(tollgate::to_string(static_cast<tollgate::party>(p)))] = t.balances[p].to_string();
     j["totals"] = totals;
-    fmt::print("{}\n", j.dump());
+    fmt::print("{}\n", json_text(j));
   } else {
     fmt::print("journal {}: {} records, {} operations, {} accounts, {} entries, {} open holds\n",
-               ctx.path, rep.records, t.operations, t.accounts, t.entries, t.open_holds);
+               tollgate::examples::printable(ctx.path), rep.records, t.operations, t.accounts, t.entries, t.open_holds);
     fmt::print("  sold {} credits for ${}; granted {}; adjusted {}\n", t.purchased, t.purchased_usd,
                -balance(tollgate::party::grants), -balance(tollgate::party::adjustments));
     fmt::print("  used {}, expired {}, held {}, available {}\n", balance(tollgate::party::usage),
@@ -345,7 +325,7 @@ int verify_cmd(const context& ctx) {
     if (rep.torn_tail)
       fmt::print("  torn tail: {} bytes at offset {} from a write that was never acknowledged "
                  "(cut off on the next writable open, which first copies them to {}.torn-{})\n",
-                 rep.torn_bytes, rep.torn_offset, ctx.path, rep.torn_offset);
+                 rep.torn_bytes, rep.torn_offset, tollgate::examples::printable(ctx.path), rep.torn_offset);
     fmt::print("  snapshot: {}\n", snapshot_state);
     fmt::print("  {}\n", inv ? "every invariant holds" : inv.error().message());
   }
@@ -359,8 +339,10 @@ int main(int argc, char** argv) {
   CLI::App app{"tollgate-ledger: purchases, charges, balances and checks on a ledger journal"};
   app.require_subcommand(1);
   context ctx;
-  std::string account, amount, key, reason, expires_in, timeout;
-  std::uint64_t hold = 0;
+  // Every argument is taken as text and parsed by arguments.hpp: CLI11's
+  // own number parsing took `012` as octal, `0x1` as hex, wrapped negative
+  // numbers and clamped large ones.
+  std::string account, amount, key, reason, expires_in, timeout, hold_text;
   app.add_option("journal", ctx.path, "the journal file")->required();
   std::string mode = "every_op";
   app.add_option("--durability", mode, "every_op (default), group_commit or none")
@@ -381,21 +363,21 @@ int main(int argc, char** argv) {
   grant->add_option("account", account)->required();
   grant->add_option("credits", amount)->required();
   grant->add_option("--key", key, "idempotency key")->required();
-  grant->add_option("--expires-in", expires_in, "seconds until the grant expires");
+  auto* o_expires_in = grant->add_option("--expires-in", expires_in, "seconds until the grant expires");
   add_json(grant);
   auto* hold_cmd = app.add_subcommand("hold", "reserve credits for a job");
   hold_cmd->add_option("account", account)->required();
   hold_cmd->add_option("credits", amount)->required();
   hold_cmd->add_option("--key", key, "idempotency key")->required();
-  hold_cmd->add_option("--timeout", timeout, "seconds after which the hold is released");
+  auto* o_timeout = hold_cmd->add_option("--timeout", timeout, "seconds after which the hold is released");
   add_json(hold_cmd);
   auto* capture = app.add_subcommand("capture", "take (part of) a hold, release the rest");
-  capture->add_option("hold", hold)->required();
+  capture->add_option("hold", hold_text, "the id a hold returned")->required();
   capture->add_option("credits", amount)->required();
   capture->add_option("--key", key, "idempotency key")->required();
   add_json(capture);
   auto* release = app.add_subcommand("release", "return a whole hold");
-  release->add_option("hold", hold)->required();
+  release->add_option("hold", hold_text, "the id a hold returned")->required();
   release->add_option("--key", key, "idempotency key")->required();
   add_json(release);
   auto* adjust = app.add_subcommand("adjust", "an operator's correction (negative removes credits)");
@@ -421,7 +403,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    (void)app.exit(e);
+    // One line, as for every other bad input (CLI11's app.exit() adds a
+    // second, "Run with --help for more information.").
+    fmt::print(stderr, "tollgate-ledger: {} (see --help)\n", one_line(e.what()));
     return exit_bad_input;
   }
   ctx.mode = mode == "group_commit" ? tollgate::durability::group_commit
@@ -433,21 +417,21 @@ int main(int argc, char** argv) {
     if (purchase->parsed()) {
       check_account(account);
       check_key(key);
-      const usd d = parse_usd(amount);
+      const usd d = or_bad_input(tollgate::examples::parse_usd(amount, "dollars"));
       return run_op(ctx, account, cli_ledger::operation::purchase(account, d, key));
     }
     if (charge->parsed()) {
       check_account(account);
       check_key(key);
-      const credits c = parse_credits(amount);
+      const credits c = or_bad_input(tollgate::examples::parse_credits(amount, "credits"));
       return run_op(ctx, account, cli_ledger::operation::charge(account, c, key));
     }
     if (grant->parsed()) {
       check_account(account);
       check_key(key);
-      const credits c = parse_credits(amount);
+      const credits c = or_bad_input(tollgate::examples::parse_credits(amount, "credits"));
       std::optional<std::chrono::nanoseconds> in;
-      if (!expires_in.empty()) in = parse_seconds(expires_in, "--expires-in");
+      if (*o_expires_in) in = or_bad_input(tollgate::examples::parse_duration(expires_in, "--expires-in"));
       std::optional<cli_ledger::time_point> at;
       if (in) at = std::chrono::system_clock::now() + std::chrono::duration_cast<cli_ledger::duration>(*in);
       return run_op(ctx, account, cli_ledger::operation::grant(account, c, key, at));
@@ -455,24 +439,31 @@ int main(int argc, char** argv) {
     if (hold_cmd->parsed()) {
       check_account(account);
       check_key(key);
-      const credits c = parse_credits(amount);
+      const credits c = or_bad_input(tollgate::examples::parse_credits(amount, "credits"));
       std::optional<cli_ledger::duration> t;
-      if (!timeout.empty()) t = std::chrono::duration_cast<cli_ledger::duration>(parse_seconds(timeout, "--timeout"));
+      // Given and empty is an error, not "no timeout".
+      if (*o_timeout)
+        t = std::chrono::duration_cast<cli_ledger::duration>(
+            or_bad_input(tollgate::examples::parse_duration(timeout, "--timeout")));
       return run_op(ctx, account, cli_ledger::operation::hold_credits(account, c, key, t));
     }
     if (capture->parsed()) {
       check_key(key);
-      const credits c = parse_credits(amount, /*allow_zero=*/true);
-      return run_op(ctx, "", cli_ledger::operation::capture(tollgate::hold_id{hold}, c, key));
+      const tollgate::hold_id hold{or_bad_input(tollgate::examples::parse_hold_id(hold_text))};
+      const credits c = or_bad_input(
+          tollgate::examples::parse_credits(amount, "credits", tollgate::examples::amount_sign::non_negative));
+      return run_op(ctx, "", cli_ledger::operation::capture(hold, c, key));
     }
     if (release->parsed()) {
       check_key(key);
-      return run_op(ctx, "", cli_ledger::operation::release(tollgate::hold_id{hold}, key));
+      const tollgate::hold_id hold{or_bad_input(tollgate::examples::parse_hold_id(hold_text))};
+      return run_op(ctx, "", cli_ledger::operation::release(hold, key));
     }
     if (adjust->parsed()) {
       check_account(account);
       check_key(key);
-      const credits c = parse_credits(amount, false, /*allow_negative=*/true);
+      const credits c = or_bad_input(
+          tollgate::examples::parse_credits(amount, "credits", tollgate::examples::amount_sign::non_zero));
       if (reason.empty()) throw bad_input("an adjustment needs a --reason");
       return run_op(ctx, account, cli_ledger::operation::adjust(account, c, key, reason));
     }

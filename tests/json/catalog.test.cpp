@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <sys/stat.h>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -236,14 +237,47 @@ TEST_CASE("a file that is not a catalog is refused whole") {
       CHECK_THAT(e.reason(), Contains("cannot open"));
     }
   }
-  SECTION("a directory opens but cannot be read: a read error, not \"invalid JSON\"") {
+  SECTION("a directory: not a regular file, not \"invalid JSON\"") {
     try {
       (void)json::load_catalog(std::string(TOLLGATE_TEST_DATA_DIR));
       FAIL("loaded a directory");
     } catch (const json::catalog_error& e) {
       CHECK(e.path().empty());
-      CHECK_THAT(e.reason(), StartsWith("cannot read the file"));
+      CHECK(e.reason() == "is a directory, not a regular file");
     }
+  }
+}
+
+TEST_CASE("load_catalog reads regular files only, up to max_catalog_bytes") {
+  const auto reason = [](const std::string& file) {
+    try {
+      (void)json::load_catalog(file);
+    } catch (const json::catalog_error& e) {
+      CHECK(e.source() == file);
+      return e.reason();
+    }
+    FAIL("loaded " << file);
+    return std::string();
+  };
+  SECTION("a FIFO is refused at once (opening it used to wait for a writer for ever)") {
+    const std::string fifo = std::string(TOLLGATE_TEST_BINARY_DIR) + "/catalog.fifo";
+    std::remove(fifo.c_str());
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(reason(fifo) == "is a FIFO, not a regular file");
+    std::remove(fifo.c_str());
+  }
+  SECTION("a device is refused (/dev/zero used to be read until memory ran out)") {
+    CHECK(reason("/dev/zero") == "is a character device, not a regular file");
+    CHECK(reason("/dev/null") == "is a character device, not a regular file");
+  }
+  SECTION("a file one byte over the limit is refused before it is parsed") {
+    const std::string big = std::string(TOLLGATE_TEST_BINARY_DIR) + "/big-catalog.json";
+    {
+      std::ofstream out(big, std::ios::binary | std::ios::trunc);
+      out << std::string(json::max_catalog_bytes + 1, ' ');
+    }
+    CHECK(reason(big) == fmt::format("is larger than the limit of {} bytes", json::max_catalog_bytes));
+    std::remove(big.c_str());
   }
 }
 
@@ -341,6 +375,15 @@ TEST_CASE("a number too large for a double is refused with its JSON path") {
     const auto e = refused(text(digits, "5"));
     CHECK(e.path() == "models[0].seconds.max");
     CHECK_THAT(e.reason(), StartsWith("number overflow parsing '1000"));
+  }
+  SECTION("an integer of 23 digits: too large, not \"floating-point\"") {
+    // nlohmann reads an integer beyond 64 bits as a double; it was reported
+    // as a floating-point number, which it is not.
+    const auto e = refused(text("10", "12345678901234567890123"));
+    CHECK(e.path() == "models[0].rate.credits_per_second");
+    CHECK_THAT(e.reason(), StartsWith("the integer 12345678901234567890123 is too large (more than 64 bits); "
+                                      "write a large amount as a decimal string such as \"12345678901234567890123\""));
+    CHECK_THAT(refused(text("-12345678901234567890123", "5")).reason(), StartsWith("the integer -123"));
   }
   SECTION("top level, and in an array") {
     CHECK(refused(R"({"version": 1e400, "models": []})").path() == "version");

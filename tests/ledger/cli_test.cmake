@@ -11,9 +11,14 @@ set(J "${WORK}/ledger.journal")
 set(failures 0)
 
 # run(<expected exit code> <name> args...): runs the CLI, sets OUT and ERR.
+# Each argument is passed exactly: an empty one too (an unquoted ${ARGN}
+# would drop it), through bracket arguments.
 function(run expected name)
-  execute_process(COMMAND "${CLI}" ${ARGN}
-    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  set(code "execute_process(COMMAND [==[${CLI}]==]")
+  foreach(a IN LISTS ARGN)
+    string(APPEND code " [==[${a}]==]")
+  endforeach()
+  cmake_language(EVAL CODE "${code} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)")
   set(OUT "${out}" PARENT_SCOPE)
   set(ERR "${err}" PARENT_SCOPE)
   if(NOT rc STREQUAL "${expected}")
@@ -73,7 +78,6 @@ expect("bad input the ledger refuses" "created the journal" NOT EXISTS "${J}")
 run(1 "charge on nothing" "${J}" charge acme 5 --key k)
 expect("charge on nothing" "created the journal" NOT EXISTS "${J}")
 
-# (empty arguments cannot ride in a CMake list)
 run(2 "empty account" "${J}" charge "" 5 --key k)
 run(2 "empty key" "${J}" charge acme 5 --key "")
 expect("empty arguments" "created the journal" NOT EXISTS "${J}")
@@ -156,6 +160,45 @@ json_field(torn "${OUT}" torn_tail)
 expect("verify after the cut" "torn_tail ${torn}" NOT torn)
 file(WRITE "${WORK}/text.journal" "this is not a journal, just some text that is long enough to matter\n")
 run(1 "verify not a journal" "${WORK}/text.journal" verify)
+
+# ---- stored text that is not UTF-8 (a journal written before the ledger
+# refused it) never breaks an output: statement --json used to fail with an
+# internal error (nlohmann's dump() throws on invalid UTF-8) every time.
+execute_process(COMMAND "${MAKE_JOURNAL}" "${WORK}/bad-text.journal" bad-text RESULT_VARIABLE rc)
+expect("make bad-text journal" "failed" rc EQUAL 0)
+run(0 "statement --json of bad text" "${WORK}/bad-text.journal" statement acme --json)
+string(JSON reason ERROR_VARIABLE e GET "${OUT}" entries 1 reason)
+expect("statement --json of bad text" "not JSON, or no reason (${e}): ${OUT}" NOT e)
+# The bad bytes are replaced by U+FFFD, each; the rest is kept.
+string(ASCII 239 191 189 ufffd_first)  # EF BF BD, U+FFFD
+expect("statement --json of bad text" "reason is '${reason}'" reason STREQUAL "${ufffd_first}${ufffd_first}")
+run(0 "statement of bad text" "${WORK}/bad-text.journal" statement acme)
+string(ASCII 128 x80)
+string(ASCII 255 xff)
+expect("statement of bad text" "raw bytes on the terminal: ${OUT}" NOT OUT MATCHES "[${x80}-${xff}]")
+expect("statement of bad text" "no escapes: ${OUT}" OUT MATCHES "\\\\xff\\\\xfe" AND OUT MATCHES "\\\\u0085")
+run(0 "verify --json of bad text" "${WORK}/bad-text.journal" verify --json)
+run(0 "balance --json of bad text" "${WORK}/bad-text.journal" balance acme --json)
+
+# ---- argument errors: one line (CLI11 added "Run with --help ..."), and the
+# hold ids CLI11 parsed loosely
+run(2 "no subcommand" "${J}")
+expect("no subcommand" "not one line: ${ERR}" ERR MATCHES "^tollgate-ledger: [^\n]* \\(see --help\\)\n$")
+run(2 "unknown subcommand" "${J}" frobnicate)
+expect("unknown subcommand" "not one line: ${ERR}" ERR MATCHES "^tollgate-ledger: [^\n]* \\(see --help\\)\n$")
+foreach(pair "012|has a leading zero" "0x1|has a character that is not a decimal digit"
+    "-18446744073709551604|must not be negative" "18446744073709551616|is too large"
+    "0|is too small")
+  string(REPLACE "|" ";" pair "${pair}")
+  list(GET pair 0 id)
+  list(GET pair 1 why)
+  run(2 "release ${id}" "${J}" release ${id} --key r-${id})
+  expect("release ${id}" "message: ${ERR}" ERR MATCHES "^tollgate-ledger: hold id '${id}' ${why}[^\n]*expected a whole number from 1 to 18446744073709551615\n$")
+endforeach()
+run(2 "release ''" "${J}" release "" --key r)
+expect("release ''" "message: ${ERR}" ERR MATCHES "hold id '' is empty")
+run(2 "--timeout ''" "${J}" hold acme 1 --key h-empty --timeout "")
+expect("--timeout ''" "message: ${ERR}" ERR MATCHES "--timeout '' is empty")
 
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} tollgate-ledger command(s) gave the wrong exit code")

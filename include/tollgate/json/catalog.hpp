@@ -29,6 +29,7 @@
 #include "../pricing/catalog.hpp"
 #include "../pricing/rates.hpp"
 #include "../pricing/usage.hpp"
+#include "file.hpp"
 #include "strict.hpp"
 
 namespace tollgate::json {
@@ -57,6 +58,10 @@ class catalog_error : public std::runtime_error {
   std::string path_;
   std::string reason_;
 };
+
+/// The largest catalog file load_catalog() reads: 16 MiB (the Runway
+/// catalog is 8 KB).
+inline constexpr std::size_t max_catalog_bytes = std::size_t{16} << 20;
 
 /// The format version this loader reads (the file's "version" field).
 inline constexpr int catalog_format_version = 1;
@@ -407,21 +412,15 @@ template <Rounding R = round_up>
 
 /**
  * Builds a catalog from the JSON file `file`; see parse_catalog.
- * @throws catalog_error (source = the file name) when the file cannot be read
- *         or is refused.
+ * @throws catalog_error (source = the file name) when the file cannot be read,
+ *         is not a regular file (a FIFO, a device, a directory), is larger
+ *         than max_catalog_bytes, or is refused.
  */
 template <Rounding R = round_up>
 [[nodiscard]] basic_catalog<R> load_catalog(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw catalog_error(file.string(), "", "cannot open the file for reading");
-  // read() rather than `ostream << rdbuf()`: the latter swallows a read error
-  // (a directory opens fine and then reads as an empty, "invalid JSON" file).
-  std::string text;
-  char buf[1 << 14];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0)
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) throw catalog_error(file.string(), "", "cannot read the file (is it a directory?)");
-  return parse_catalog<R>(text, file.string());
+  auto text = read_regular_file(file.string(), max_catalog_bytes);
+  if (!text) throw catalog_error(file.string(), "", text.error().message());
+  return parse_catalog<R>(*text, file.string());
 }
 
 }  // namespace tollgate::json
