@@ -218,6 +218,7 @@ class plan_reader {
   bool set_string(std::string v) {
     usage& u = job_.job.usage;
     if (key_ == "model") {
+      if (v.empty()) return fail(field_path(), "must not be empty");
       job_.job.model = std::move(v);
     } else if (key_ == "seconds") {
       auto s = parse_media_seconds(v, "seconds");

@@ -16,12 +16,11 @@
 // relative to the plan file's directory unless absolute), and "count" (how
 // many such jobs, 1 by default).
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -191,10 +190,10 @@ std::string describe_usage(const tollgate::usage& u) {
 // Prices a plan job by job as it is read: what is kept of a job is its line
 // of output, never the job itself (its text may be a megabyte).
 std::string run_plan(const catalog& c, const std::string& file, bool json) {
-  const std::string text = read_input(file, "plan file", tollgate::examples::max_plan_bytes);
+  std::string text = read_input(file, "plan file", tollgate::examples::max_plan_bytes);
   table t("llrrrr");
   t.row({"model", "usage", "count", "each", "credits", "usd"});
-  std::string json_jobs;
+  std::string out = json ? "{\"jobs\":[" : "";
   credits total;
   tollgate::usd total_usd;
   std::int64_t jobs = 0;
@@ -211,13 +210,12 @@ std::string run_plan(const catalog& c, const std::string& file, bool json) {
     if (__builtin_add_overflow(jobs, e.count, &jobs)) throw std::overflow_error("job count");
     if (models.find(e.job.model) == models.end()) models.insert(e.job.model);
     if (json) {
-      ojson j;
-      j["model"] = e.job.model;
-      j["count"] = e.count;
-      j["exact_credits"] = exact.to_string();
-      j["credits"] = charged.to_string();
-      j["usd"] = usd.to_string();
-      json_jobs += (json_jobs.empty() ? "" : ",") + json_text(j);
+      // Written directly, not through an ojson object per job: the same
+      // text as nlohmann's compact dump, in a third of the time.
+      fmt::format_to(std::back_inserter(out),
+                     "{}{{\"model\":{},\"count\":{},\"exact_credits\":\"{}\",\"credits\":\"{}\",\"usd\":\"{}\"}}",
+                     i == 0 ? "" : ",", json_text(ojson(e.job.model)), e.count, exact.to_string(),
+                     charged.to_string(), usd.to_string());
     } else {
       t.row({e.job.model, describe_usage(e.job.usage), std::to_string(e.count), q->charged.to_string(),
              charged.to_string(), usd.to_string()});
@@ -226,15 +224,18 @@ std::string run_plan(const catalog& c, const std::string& file, bool json) {
   };
   try {
     if (auto p = tollgate::examples::read_plan(text, price)) plan_error(file, *p);
+    std::string().swap(text);  // not needed any more: free it before the output grows
     // Inside the try: every row's dollars can fit while their total does not.
     total_usd = c.price().to_usd(total);
   } catch (const std::overflow_error&) {
     throw bad_input(fmt::format("plan '{}': the total is too large to represent", file));
   }
 
-  if (json)
-    return fmt::format("{{\"jobs\":[{}],\"total_credits\":\"{}\",\"total_usd\":\"{}\"}}\n", json_jobs,
-                       total.to_string(), total_usd.to_string());
+  if (json) {
+    fmt::format_to(std::back_inserter(out), "],\"total_credits\":\"{}\",\"total_usd\":\"{}\"}}\n",
+                   total.to_string(), total_usd.to_string());
+    return out;
+  }
   t.row({"total", "", std::to_string(jobs), "", total.to_string(), total_usd.to_string()});
   return header(c, fmt::format("plan {}: {} job{} of {} model{}", file, jobs, jobs == 1 ? "" : "s",
                                models.size(), models.size() == 1 ? "" : "s")) +

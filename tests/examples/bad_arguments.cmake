@@ -38,6 +38,7 @@ file(WRITE "${WORK}/nul-key.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"sec\\u
 file(WRITE "${WORK}/not-utf8.json" "{\"jobs\":[{\"model\":\"gen4${not_utf8}\",\"seconds\":5}]}")
 file(WRITE "${WORK}/fifo-text.json" "{\"jobs\":[{\"model\":\"eleven_multilingual_v2\",\"text_file\":\"${fifo}\"}]}")
 file(WRITE "${WORK}/zero-text.json" "{\"jobs\":[{\"model\":\"eleven_multilingual_v2\",\"text_file\":\"/dev/zero\"}]}")
+file(WRITE "${WORK}/empty-model.json" "{\"jobs\":[{\"model\":\"\",\"seconds\":5}]}")
 file(WRITE "${WORK}/catalog-nul.json" "{\"version\":1,\"models\":[{\"id\":\"a\\u0000b\",\"kind\":\"vide\\u0000o\"}]}")
 
 # The names and SHA-256 of everything under the work folder.
@@ -170,7 +171,7 @@ estimate_rows(outputs "gen4_image,--resolution,720p,--outputs,@")
 set(file_values "" /dev/zero /dev/null /dev/stdin "${fifo}" "${WORK}" "${WORK}/no-such-file"
   "${not_utf8}")
 estimate_rows(file "eleven_multilingual_v2,--text-file,@" "--plan,@" "gen4_turbo,--seconds,5,--catalog,@")
-set(plan_values "${WORK}/nul-model.json" "${WORK}/nul-key.json" "${WORK}/not-utf8.json"
+set(plan_values "${WORK}/empty-model.json" "${WORK}/nul-model.json" "${WORK}/nul-key.json" "${WORK}/not-utf8.json"
   "${WORK}/fifo-text.json" "${WORK}/zero-text.json" "${DATA}/plan-nul-byte.json")
 estimate_rows(plan "--plan,@")
 set(catalog_values "${WORK}/catalog-nul.json" "${WORK}/not-utf8.json")

@@ -120,7 +120,7 @@ TEST_CASE("parse_strict names a repeated key inside arrays of objects") {
 TEST_CASE("parse_strict refuses a NUL byte anywhere in the text") {
   // nlohmann's reader takes a NUL for the end of the input: "{}\0junk" was {}.
   using namespace std::string_literals;
-  for (const std::string text : {"{}\0junk"s, "{\"a\": \"x\0y\"}"s, "\0"s}) {
+  for (const std::string& text : {"{}\0junk"s, "{\"a\": \"x\0y\"}"s, "\0"s}) {
     const auto e = bad(text);
     CHECK(e.syntax());
     CHECK_THAT(e.reason(), StartsWith(fmt::format("a NUL byte at offset {}", text.find('\0'))));
