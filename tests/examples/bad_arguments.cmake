@@ -62,11 +62,11 @@ file(COPY "${WORK}/" DESTINATION "${WORK}.pristine")
 
 set(failures 0)
 set(runs 0)
-# expect_bad(<program> <row>): runs it with the row's arguments exactly (an
-# empty element is an empty argument; bracket arguments carry any byte).
-function(expect_bad program row)
-  set(code "execute_process(COMMAND [==[${program}]==]")
-  foreach(a IN LISTS row)
+# expect_bad(<command>): runs the program and arguments of the list exactly
+# (an empty element is an empty argument; bracket arguments carry any byte).
+function(expect_bad command)
+  set(code "execute_process(COMMAND")
+  foreach(a IN LISTS command)
     string(APPEND code " [==[${a}]==]")
   endforeach()
   string(APPEND code " INPUT_FILE /dev/null TIMEOUT 20 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)")
@@ -90,8 +90,8 @@ function(expect_bad program row)
   math(EXPR n "${runs} + 1")
   set(runs ${n} PARENT_SCOPE)
   if(problems)
-    string(REPLACE ";" " " shown "${row}")
-    message(SEND_ERROR "${program} ${shown}:${problems}\n  stdout: ${out}\n  stderr: ${err}")
+    string(REPLACE ";" " " shown "${command}")
+    message(SEND_ERROR "${shown}:${problems}\n  stdout: ${out}\n  stderr: ${err}")
     math(EXPR n "${failures} + 1")
     set(failures ${n} PARENT_SCOPE)
     if(NOT now STREQUAL initial)  # put it back for the next rows
@@ -115,72 +115,65 @@ set(usd_values 012 0x1 -1 +1 1e3 ${forty_nines} 0 0.00 1. 12.5000001 ${common})
 set(duration_values 012 0x1 -1 +1 1e3 99999999999 1000000001 0 0.0 0.0000001 1. .5 ${common})
 set(id_values "" "${not_utf8}" "a${tab}b" "a${escape}" "${too_long_id}")
 
-# ---- tollgate-ledger: every slot of every subcommand. '@' is the slot, ','
-# separates the arguments of a row.
-macro(rows kind)
+# rows(<command> <kind> <row>...): each row after the command, with each
+# bad value of the kind in its slot, '@'; ',' separates the row's arguments.
+macro(rows command kind)
   foreach(row ${ARGN})
     string(REPLACE "," ";" row "${row}")
     foreach(v IN LISTS ${kind}_values)
       string(REPLACE "@" "${v}" r "${row}")
-      expect_bad("${LEDGER}" "${J};${r}")
+      expect_bad("${command};${r}")
     endforeach()
   endforeach()
 endmacro()
 
-rows(usd "purchase,acme,@,--key,k")
-rows(amount "charge,acme,@,--key,k" "grant,acme,@,--key,k" "hold,acme,@,--key,k")
+# ---- tollgate-ledger: every slot of every subcommand.
+set(ledger "${LEDGER};${J}")
+
+rows("${ledger}" usd "purchase,acme,@,--key,k")
+rows("${ledger}" amount "charge,acme,@,--key,k" "grant,acme,@,--key,k" "hold,acme,@,--key,k")
 # A capture may take zero credits (it releases the whole hold).
 set(capture_amount_values ${amount_values})
 list(REMOVE_ITEM capture_amount_values 0 0.0)
-rows(capture_amount "capture,1,@,--key,k")
-rows(signed_amount "adjust,acme,@,--key,k,--reason,r")
-rows(hold "capture,@,1,--key,k" "release,@,--key,k")
-rows(duration "grant,acme,1,--key,k,--expires-in,@" "hold,acme,1,--key,k,--timeout,@")
-rows(id "purchase,@,1,--key,k" "charge,@,1,--key,k" "grant,@,1,--key,k" "hold,@,1,--key,k"
+rows("${ledger}" capture_amount "capture,1,@,--key,k")
+rows("${ledger}" signed_amount "adjust,acme,@,--key,k,--reason,r")
+rows("${ledger}" hold "capture,@,1,--key,k" "release,@,--key,k")
+rows("${ledger}" duration "grant,acme,1,--key,k,--expires-in,@" "hold,acme,1,--key,k,--timeout,@")
+rows("${ledger}" id "purchase,@,1,--key,k" "charge,@,1,--key,k" "grant,@,1,--key,k" "hold,@,1,--key,k"
   "adjust,@,1,--key,k,--reason,r" "balance,@" "statement,@"
   "purchase,acme,1,--key,@" "charge,acme,1,--key,@" "grant,acme,1,--key,@" "hold,acme,1,--key,@"
   "capture,1,1,--key,@" "release,1,--key,@" "adjust,acme,1,--key,@,--reason,r")
 # The reason: empty, or a control byte (the ledger stores only printable text).
 set(reason_values "" "a${escape}b" "a${tab}b")
-rows(reason "adjust,acme,1,--key,k,--reason,@")
+rows("${ledger}" reason "adjust,acme,1,--key,k,--reason,@")
 # The command line itself: missing, extra and unknown arguments and options.
-set(none_values "")
 foreach(row "" "frobnicate" "verify,extra" "snapshot,extra" "balance" "balance,acme,extra"
     "charge,acme,1" "charge,acme,--key,k" "release,--key,k" "capture,1,--key,k"
     "adjust,acme,1,--key,k" "balance,acme,--bogus" "--durability,bogus,balance,acme"
     "--durability,,balance,acme" "charge,acme,1,--key,k,--key,k2")
   string(REPLACE "," ";" r "${row}")
-  expect_bad("${LEDGER}" "${J};${r}")
+  expect_bad("${ledger};${r}")
 endforeach()
 
 # ---- tollgate-estimate: every option. It writes nothing, but the folder is
 # still checked.
-macro(estimate_rows kind)
-  foreach(row ${ARGN})
-    string(REPLACE "," ";" row "${row}")
-    foreach(v IN LISTS ${kind}_values)
-      string(REPLACE "@" "${v}" r "${row}")
-      expect_bad("${ESTIMATE}" "${r}")
-    endforeach()
-  endforeach()
-endmacro()
 set(media_seconds_values 012 0x1 -1 +1 1e3 ${forty_nines} 1. .5 1.0001 inf ${common})
-estimate_rows(media_seconds "gen4_turbo,--seconds,@")
+rows("${ESTIMATE}" media_seconds "gen4_turbo,--seconds,@")
 set(outputs_values 012 0x1 -1 +1 1e3 ${forty_nines} 1.0 ${common})
-estimate_rows(outputs "gen4_image,--resolution,720p,--outputs,@")
+rows("${ESTIMATE}" outputs "gen4_image,--resolution,720p,--outputs,@")
 set(file_values "" /dev/zero /dev/null /dev/stdin "${fifo}" "${WORK}" "${WORK}/no-such-file"
   "${not_utf8}")
-estimate_rows(file "eleven_multilingual_v2,--text-file,@" "--plan,@" "gen4_turbo,--seconds,5,--catalog,@")
+rows("${ESTIMATE}" file "eleven_multilingual_v2,--text-file,@" "--plan,@" "gen4_turbo,--seconds,5,--catalog,@")
 set(plan_values "${WORK}/empty-model.json" "${WORK}/nul-model.json" "${WORK}/nul-key.json" "${WORK}/not-utf8.json"
   "${WORK}/fifo-text.json" "${WORK}/zero-text.json" "${DATA}/plan-nul-byte.json")
-estimate_rows(plan "--plan,@")
+rows("${ESTIMATE}" plan "--plan,@")
 set(catalog_values "${WORK}/catalog-nul.json" "${WORK}/not-utf8.json")
-estimate_rows(catalog "gen4_turbo,--seconds,5,--catalog,@")
+rows("${ESTIMATE}" catalog "gen4_turbo,--seconds,5,--catalog,@")
 set(model_values "" "${not_utf8}" "gen4${escape}" "gen4${tab}turbo")
-estimate_rows(model "@,--seconds,5")
+rows("${ESTIMATE}" model "@,--seconds,5")
 foreach(row "gen4_turbo,--seconds" "gen4_turbo,--bogus" "--list,--plan,x" "gen4_turbo,--seconds,5,--json,extra")
   string(REPLACE "," ";" r "${row}")
-  expect_bad("${ESTIMATE}" "${r}")
+  expect_bad("${ESTIMATE};${r}")
 endforeach()
 
 if(failures GREATER 0)
