@@ -14,7 +14,9 @@
 // flags: "model" (required), "seconds" (an integer or a decimal string),
 // "outputs", "resolution", "audio", "text" or "text_file" (not both; a path
 // relative to the plan file's directory unless absolute), and "count" (how
-// many such jobs, 1 by default).
+// many such jobs, 1 by default). A plan is read job by job (plan.hpp). Only
+// regular files are read, up to a limit (docs/tools.md); numbers are plain
+// decimal (arguments.hpp).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>

@@ -16,7 +16,8 @@
 // once the operation is on disk) and create FILE if it does not exist; reads
 // open FILE read-only, so they work while a service has it open for writing.
 // Amounts are exact decimals; with --json every amount is an exact decimal
-// string. Exit status: 0 on success (for verify: the journal is sound); 1 when
+// string. Every number (hold ids, amounts, durations) is plain decimal, in
+// range, or bad input (examples/common/arguments.hpp; docs/tools.md). Exit status: 0 on success (for verify: the journal is sound); 1 when
 // the ledger refuses the operation or the journal is damaged, locked or
 // unreadable (verify names the offset); 2 on bad input, with one line on
 // stderr, and then nothing is written.
