@@ -161,25 +161,6 @@ expect("verify after the cut" "torn_tail ${torn}" NOT torn)
 file(WRITE "${WORK}/text.journal" "this is not a journal, just some text that is long enough to matter\n")
 run(1 "verify not a journal" "${WORK}/text.journal" verify)
 
-# ---- stored text that is not UTF-8 (a journal written before the ledger
-# refused it) never breaks an output: statement --json used to fail with an
-# internal error (nlohmann's dump() throws on invalid UTF-8) every time.
-execute_process(COMMAND "${MAKE_JOURNAL}" "${WORK}/bad-text.journal" bad-text RESULT_VARIABLE rc)
-expect("make bad-text journal" "failed" rc EQUAL 0)
-run(0 "statement --json of bad text" "${WORK}/bad-text.journal" statement acme --json)
-string(JSON reason ERROR_VARIABLE e GET "${OUT}" entries 1 reason)
-expect("statement --json of bad text" "not JSON, or no reason (${e}): ${OUT}" NOT e)
-# The bad bytes are replaced by U+FFFD, each; the rest is kept.
-string(ASCII 239 191 189 ufffd_first)  # EF BF BD, U+FFFD
-expect("statement --json of bad text" "reason is '${reason}'" reason STREQUAL "${ufffd_first}${ufffd_first}")
-run(0 "statement of bad text" "${WORK}/bad-text.journal" statement acme)
-string(ASCII 128 x80)
-string(ASCII 255 xff)
-expect("statement of bad text" "raw bytes on the terminal: ${OUT}" NOT OUT MATCHES "[${x80}-${xff}]")
-expect("statement of bad text" "no escapes: ${OUT}" OUT MATCHES "\\\\xff\\\\xfe" AND OUT MATCHES "\\\\u0085")
-run(0 "verify --json of bad text" "${WORK}/bad-text.journal" verify --json)
-run(0 "balance --json of bad text" "${WORK}/bad-text.journal" balance acme --json)
-
 # ---- argument errors: one line (CLI11 added "Run with --help ..."), and the
 # hold ids CLI11 parsed loosely
 run(2 "no subcommand" "${J}")

@@ -1,11 +1,9 @@
 // Makes journal files for the tollgate-ledger command-line tests:
-//   tollgate-ledger-make-journal FILE sound|torn|damaged|bad-text
+//   tollgate-ledger-make-journal FILE sound|torn|damaged
 // sound: a few hundred operations; torn: the same plus half a record at the
 // end (a write that was never acknowledged); damaged: the same with one byte
 // flipped in the second record, far more than a tear window before the end.
-// Prints the offset of the torn or damaged record. bad-text: a purchase and
-// adjustments whose reasons are not UTF-8 ("\xff\xfe") or hold a C1 control
-// (U+0085), as a journal written before the ledger refused such text holds.
+// Prints the offset of the torn or damaged record.
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -18,19 +16,10 @@ using namespace tollgate::literals;
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s FILE sound|torn|damaged|bad-text\n", argv[0]);
+    std::fprintf(stderr, "usage: %s FILE sound|torn|damaged\n", argv[0]);
     return 2;
   }
   const std::string path = argv[1], kind = argv[2];
-  if (kind == "bad-text") {
-    tollgate::journal_config cfg;
-    cfg.path = path;
-    auto l = tollgate::journal_ledger<>::open(cfg);
-    if (!l || !(*l)->purchase("acme", 1_usd, "p") || !(*l)->adjust("acme", 1_cr, "a1", "\xff\xfe") ||
-        !(*l)->adjust("acme", 1_cr, "a2", "ok \xc2\x85 \xc3"))
-      return 1;
-    return 0;
-  }
   std::uint64_t end = 0;
   {
     tollgate::journal_config cfg;
