@@ -124,9 +124,11 @@ class own_server {
 struct recorder {
   std::vector<limiter_event_kind> kinds;
   std::vector<std::string> tasks;
+  std::vector<std::string> keys;  // account/model of each event
   tollgate::limiter_observer observer() {
     return [this](const tollgate::limiter_event& e) {
       kinds.push_back(e.kind);
+      keys.push_back(std::string(e.account) + "/" + std::string(e.model));
       if (!e.task.empty()) tasks.emplace_back(e.task);
     };
   }
@@ -292,6 +294,7 @@ TEST_CASE("redis unreachable: refused by default, or decided locally", "[redis][
     CHECK(b.take(k, 1, tollgate::token_rate(1, 1s), 1, now).code() == errc::unavailable);
     CHECK(events.count(limiter_event_kind::unreachable) == 2);
     CHECK(events.count(limiter_event_kind::fallback) == 0);
+    CHECK(events.keys.front() == "acct/gen4_turbo");
   }
   SECTION("local fallback") {
     o.on_failure = failure_mode::local;

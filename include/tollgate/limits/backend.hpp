@@ -189,7 +189,7 @@ enum class limiter_event_kind : std::uint8_t {
 /// One event. The views are valid during the observer call only.
 struct limiter_event {
   limiter_event_kind kind{};
-  std::string_view account;  ///< empty when not about one key
+  std::string_view account;  ///< the key of the call that met the event
   std::string_view model;
   std::string_view task;     ///< lease_expired: the task
   std::string_view detail;   ///< unreachable: the error

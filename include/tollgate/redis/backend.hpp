@@ -276,7 +276,7 @@ class basic_backend {
     const std::string ns = std::to_string(n), r = std::to_string(rp->first), p = std::to_string(rp->second),
                       b = std::to_string(burst);
     return run<limit_decision>(
-        keys, now, {"take", ns, r, p, b}, bucket_margin_ms_,
+        k, keys, now, {"take", ns, r, p, b}, bucket_margin_ms_,
         [&](const redisReply* x) {
           return limit_decision{detail::integer(x->element[0]) == 1,
                                 static_cast<std::uint64_t>(detail::integer(x->element[1])),
@@ -384,7 +384,7 @@ class basic_backend {
   result<T> decide(const limiter_key& k, time_point now, std::span<const std::string_view> args, Read&& read,
                    Local&& local) {
     const std::vector<std::string> keys = key_names(k);
-    return run<T>(keys, now, args, idle_ms_, std::forward<Read>(read), std::forward<Local>(local));
+    return run<T>(k, keys, now, args, idle_ms_, std::forward<Read>(read), std::forward<Local>(local));
   }
   template <class T, class Read, class Local>
   result<T> decide(const limiter_key& k, time_point now, std::initializer_list<std::string_view> args,
@@ -393,16 +393,18 @@ class basic_backend {
                      std::forward<Local>(local));
   }
   template <class T, class Read, class Local>
-  result<T> run(std::span<const std::string> keys, time_point now, std::initializer_list<std::string_view> args,
+  result<T> run(const limiter_key& k, std::span<const std::string> keys, time_point now,
+                std::initializer_list<std::string_view> args,
                 const std::string& expiry, Read&& read, Local&& local) {
-    return run<T>(keys, now, std::span<const std::string_view>(args.begin(), args.size()), expiry,
+    return run<T>(k, keys, now, std::span<const std::string_view>(args.begin(), args.size()), expiry,
                   std::forward<Read>(read), std::forward<Local>(local));
   }
 
   // EVALSHA sha nkeys keys... op now lease_us expiry args[1..]; the failure
   // mode when Redis cannot decide.
   template <class T, class Read, class Local>
-  result<T> run(std::span<const std::string> keys, time_point now, std::span<const std::string_view> args,
+  result<T> run(const limiter_key& k, std::span<const std::string> keys, time_point now,
+                std::span<const std::string_view> args,
                 const std::string& expiry, Read&& read, Local&& local) {
     const std::string nkeys = std::to_string(keys.size());
     const std::string now_text = now_arg(now);
@@ -417,19 +419,19 @@ class basic_backend {
     if (!skipping()) {
       auto r = call(argv);
       if (r) {
-        if (down_.exchange(false)) tell(limiter_event_kind::recovered, limiter_key{}, {}, {});
+        if (down_.exchange(false)) tell(limiter_event_kind::recovered, k, {}, {});
         return read(r->get());
       }
       failure = r.error();
       mark_down();
-      tell(limiter_event_kind::unreachable, limiter_key{}, {}, failure.message());
+      tell(limiter_event_kind::unreachable, k, {}, failure.message());
     } else {
       failure = tollgate::error(errc::unavailable, "redis " + pool_.address().where() +
                                                        ": skipped for the retry interval after a failure");
     }
     if (options_.on_failure == failure_mode::refuse) return failure;
     used_fallback_.store(true, std::memory_order_relaxed);
-    tell(limiter_event_kind::fallback, limiter_key{}, {}, failure.message());
+    tell(limiter_event_kind::fallback, k, {}, failure.message());
     return local();
   }
 
