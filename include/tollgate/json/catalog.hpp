@@ -12,8 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -60,7 +58,7 @@ class catalog_error : public std::runtime_error {
 };
 
 /// The largest catalog file load_catalog() reads: 16 MiB (the Runway
-/// catalog is 8 KB).
+/// catalog is 3 KB).
 inline constexpr std::size_t max_catalog_bytes = std::size_t{16} << 20;
 
 /// The format version this loader reads (the file's "version" field).
