@@ -25,3 +25,6 @@
 #include "limits/rolling_window.hpp"
 #include "limits/concurrency_pool.hpp"
 #include "limits/keyed.hpp"
+// tiers/
+#include "tiers/tier_table.hpp"
+#include "tiers/runway.hpp"

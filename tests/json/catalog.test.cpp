@@ -122,6 +122,7 @@ TEST_CASE("data/runway-catalog.json agrees with the compiled-in catalog, model b
     CHECK(a.resolutions == b.resolutions);
     CHECK(a.audio == b.audio);
     CHECK(a.text == b.text);
+    CHECK(a.group == b.group);
     for (const usage& u : probes(b)) {
       const auto qa = file.quote(a.id, u);
       const auto qb = built_in.quote(b.id, u);
@@ -461,6 +462,18 @@ TEST_CASE("a model the catalog refuses is reported at its JSON path") {
     const auto e = refused(with([](ojson& d) { d["models"][1]["resolutions"] = {"720p", "4k"}; }));
     CHECK(e.path() == "models[1].resolutions[1]");
     CHECK(e.reason() == "'4k' has no price in the rate");
+  }
+  SECTION("a model group: optional, and a valid name when given") {
+    CHECK(json::parse_catalog(with([](ojson& d) { d["models"][0]["group"] = "video"; })).models()[0].group ==
+          "video");
+    CHECK(json::parse_catalog(base().dump()).models()[0].group.empty());
+    const auto e = refused(with([](ojson& d) { d["models"][2]["group"] = "Audio Tools"; }));
+    CHECK(e.path() == "models[2].group");
+    CHECK_THAT(e.reason(), Contains("a-z 0-9 _ - ."));
+    const auto empty = refused(with([](ojson& d) { d["models"][2]["group"] = ""; }));
+    CHECK(empty.path() == "models[2].group");
+    CHECK_THAT(empty.reason(), Contains("leave the field out"));
+    CHECK(refused(with([](ojson& d) { d["models"][2]["group"] = 3; })).path() == "models[2].group");
   }
   SECTION("a malformed date") {
     const auto e = refused(with([](ojson& d) { d["price_list_date"] = "1 Nov 2026"; }));

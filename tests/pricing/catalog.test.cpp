@@ -401,6 +401,20 @@ TEST_CASE("a catalog refuses inconsistent models at construction") {
     m.rate = any_rate{};
     CHECK(refusal({m}).field() == "rate");
   }
+  SECTION("a malformed group name") {
+    for (const char* bad : {"Video", "video premium", "vidéo", "a/b",
+                            "g12345678901234567890123456789012345678901234567890123456789012345"}) {
+      INFO(bad);
+      auto m = ok();
+      m.group = bad;
+      const auto e = refusal({m});
+      CHECK(e.field() == "group");
+      CHECK_THAT(e.reason(), Contains("a-z 0-9 _ - ."));
+    }
+    auto m = ok();
+    m.group = "video_premium-2.0";
+    CHECK(catalog({m}).find("ok")->group == "video_premium-2.0");
+  }
   SECTION("seconds.min not positive") {
     auto m = ok();
     m.seconds->min = media_duration{0};

@@ -2,6 +2,8 @@
 // the usage ranges it enforces.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -112,6 +114,29 @@ TEST_CASE("the Runway catalog: models, kinds, date and defaults") {
   CHECK(c.find("veo3.1")->audio);
   CHECK_FALSE(c.find("veo3")->audio);
   CHECK(&runway_catalog() == &c);  // built once
+}
+
+TEST_CASE("every Runway model is in the group whose tier limits apply to it") {
+  // Runway's own video models share the video limits; Google's Veo models
+  // (sold through the same API) have the video_premium limits; the upscaler
+  // has its own; images and audio by what they produce.
+  const std::map<std::string, std::string> group = {
+      {"gen4.5", "video"},           {"gen4_turbo", "video"},
+      {"gen4_aleph", "video"},       {"gen3a_turbo", "video"},
+      {"act_two", "video"},          {"veo3", "video_premium"},
+      {"veo3.1", "video_premium"},   {"veo3.1_fast", "video_premium"},
+      {"upscale_v1", "upscale"},     {"gen4_image", "image"},
+      {"gen4_image_turbo", "image"}, {"gemini_2.5_flash", "image"},
+      {"eleven_multilingual_v2", "audio"},     {"eleven_voice_isolation", "audio"},
+      {"eleven_voice_dubbing", "audio"},       {"eleven_multilingual_sts_v2", "audio"},
+  };
+  const catalog& c = runway_catalog();
+  REQUIRE(group.size() == c.models().size());
+  for (const model_spec& m : c.models()) {
+    INFO(m.id);
+    REQUIRE(group.count(m.id) == 1);
+    CHECK(m.group == group.at(m.id));
+  }
 }
 
 TEST_CASE("every Runway model refuses usage outside its range") {

@@ -307,10 +307,14 @@ inline any_rate rate_at(const ojson& v, const std::string& path, int depth) {
 
 [[nodiscard]] inline model_spec model_at(const ojson& v, const std::string& path) {
   object_at(v, path,
-            {"id", "kind", "rate", "seconds", "outputs", "resolutions", "audio", "text"});
+            {"id", "kind", "group", "rate", "seconds", "outputs", "resolutions", "audio", "text"});
   model_spec m;
   m.id = string_at(required(v, path, "id"), member(path, "id"));
   m.kind = kind_at(required(v, path, "kind"), member(path, "kind"));
+  if (const ojson* g = find(v, "group")) {
+    m.group = string_at(*g, member(path, "group"));
+    if (m.group.empty()) fail(member(path, "group"), "must not be empty; leave the field out for no group");
+  }
   m.rate = rate_at(required(v, path, "rate"), member(path, "rate"), 1);
   if (const ojson* s = find(v, "seconds")) {
     const std::string sp = member(path, "seconds");

@@ -27,6 +27,7 @@
 #include "../core/error.hpp"
 #include "../core/money.hpp"
 #include "../core/units.hpp"
+#include "../core/detail/group_name.hpp"
 #include "quote.hpp"
 #include "rates.hpp"
 #include "usage.hpp"
@@ -69,6 +70,10 @@ struct model_spec {
   std::vector<std::string> resolutions{};    ///< takes one of these resolutions
   bool audio = false;                      ///< takes the audio switch
   std::optional<text_range> text{};          ///< takes text of this length
+  /// The model group whose tier limits apply to it ("video", "image", ...;
+  /// 1 to 64 of a-z 0-9 _ - .), or empty when the host uses no tiers. The
+  /// catalog only carries it: the gate looks the group up in the tier table.
+  std::string group{};
 };
 
 /**
@@ -332,10 +337,10 @@ class basic_catalog {
    * for the price list of `price_list_date` ("YYYY-MM-DD", or empty).
    *
    * Throws catalog_error naming the model and field when a model is
-   * inconsistent: an empty or malformed or repeated id, no rate, an empty or
-   * reversed range, a rate that reads a field the model does not take
-   * (seconds, text, audio, resolution), an allowed resolution the rate does
-   * not price; and for a `price_list_date` that is not a calendar day in
+   * inconsistent: an empty or malformed or repeated id, no rate, a malformed
+   * group name, an empty or reversed range, a rate that reads a field the
+   * model does not take (seconds, text, audio, resolution), an allowed
+   * resolution the rate does not price; and for a `price_list_date` that is not a calendar day in
    * the form YYYY-MM-DD (2026-02-30 and 2026-13-01 are refused).
    */
   explicit basic_catalog(std::vector<model_spec> models, credit_price price = {},
@@ -664,6 +669,9 @@ class basic_catalog {
     if (const std::size_t first = index_.insert(m.id, i, id_of()); first != detail::model_index::npos)
       fail(i, "id", fmt::format("repeats models[{}]", first));
     if (m.rate.empty()) fail(i, "rate", "is missing");
+    if (!m.group.empty() && !detail::valid_group_name(m.group))
+      fail(i, "group", fmt::format("'{}': a group name has 1 to {} of a-z 0-9 _ - .", m.group,
+                                   detail::max_group_name_size));
     if (m.seconds) {
       if (m.seconds->min.count() <= 0)
         fail(i, "seconds.min", fmt::format("must be positive, got {}", format_seconds(m.seconds->min)));
