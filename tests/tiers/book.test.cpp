@@ -45,7 +45,7 @@ TEST_CASE("a purchase that qualifies records the promotion once and tells the ob
   CHECK(book.record("acme").tier == tier_id{2});
   CHECK(book.record("acme").promoted_at == t0 + 24h);
   CHECK(book.touch("acme", dollars("60"), t0, t0 + 25h) == 1);  // no second event
-  CHECK(rec.lines() == std::vector<std::string>{"promotion acme 0->2 purchase"});
+  CHECK(rec.lines() == std::vector<std::string>{"promotion acme 1->2 purchase"});
   CHECK(book.tier_of("acme", t0 + 25h) == 1);
   CHECK(book.tier_of("nobody", t0) == 0);
 }
@@ -118,7 +118,7 @@ TEST_CASE("a restart: records restored from their bytes, promotions the record m
   }
   CHECK(book.record("a").tier == tier_id{4});
   CHECK(book.record("b").tier == tier_id{2});  // due at +1 day: made up on restore
-  CHECK(rec.lines() == std::vector<std::string>{"promotion b 0->2 purchase"});
+  CHECK(rec.lines() == std::vector<std::string>{"promotion b 1->2 purchase"});
   // An older, lower record never lowers what the book holds.
   book.restore("a", book_type::record_type{tier_id{2}, t0, 0}, dollars("1"), t0, t0 + 48h);
   CHECK(book.record("a").tier == tier_id{4});
@@ -139,7 +139,7 @@ TEST_CASE("custom criteria promote at once; bad overrides change nothing") {
   REQUIRE(book.set_overrides("ent", o, t0 + 1h));
   CHECK(book.record("ent").tier == tier_id{4});
   CHECK(book.overrides("ent") == o);
-  CHECK(rec.lines() == std::vector<std::string>{"promotion ent 0->4 purchase"});
+  CHECK(rec.lines() == std::vector<std::string>{"promotion ent 1->4 purchase"});
   // Taking the overrides away leaves the tier.
   REQUIRE(book.set_overrides("ent", {}, t0 + 2h));
   CHECK(book.record("ent").tier == tier_id{4});

@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,28 +26,13 @@
 namespace tollgate::json {
 
 /**
- * A tier table file refused at start-up: the file (or "<string>"), the JSON
- * path of the offending field (empty when the file as a whole is wrong) and
- * why. what() is "SOURCE: PATH: REASON".
+ * A tier table file refused at start-up: source(), path() (the JSON path of
+ * the field, e.g. "tiers[2].criteria.purchased_usd", or empty) and reason();
+ * what() is "SOURCE: PATH: REASON".
  */
-class tier_table_error : public std::runtime_error {
+class tier_table_error : public config_file_error {
  public:
-  tier_table_error(std::string source, std::string path, std::string reason)
-      : std::runtime_error(path.empty() ? fmt::format("{}: {}", source, reason)
-                                        : fmt::format("{}: {}: {}", source, path, reason)),
-        source_(std::move(source)),
-        path_(std::move(path)),
-        reason_(std::move(reason)) {}
-
-  [[nodiscard]] const std::string& source() const noexcept { return source_; }
-  /// The JSON path, e.g. "tiers[2].criteria.purchased_usd".
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
-
- private:
-  std::string source_;
-  std::string path_;
-  std::string reason_;
+  using config_file_error::config_file_error;
 };
 
 /// The format version this loader reads (the file's "version" field).

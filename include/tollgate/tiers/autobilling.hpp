@@ -233,7 +233,8 @@ enum class recharge_status : std::uint8_t {
   return "invalid";
 }
 
-/// What one call did. `key` and `amount` are the recharge's, when there was one.
+/// What one call did. `key` and `amount` are the recharge's, when there was
+/// one; `message` says why not, or (for a recharge) what capped its amount.
 struct recharge_outcome {
   recharge_status status = recharge_status::not_needed;
   usd amount{};
@@ -369,6 +370,7 @@ class basic_autobiller {
     std::uint64_t seq;
     usd amount;
     std::string key;
+    std::string capped_by;  // what lowered the amount, if anything
   };
 
   struct events {
@@ -438,7 +440,7 @@ class basic_autobiller {
                              const credits& needed, time_point now, recharge_outcome& out) {
     if (a.state.pending) {
       const auto& pend = *a.state.pending;
-      return plan{pend.seq, pend.amount, recharge_key(account, pend.seq)};
+      return plan{pend.seq, pend.amount, recharge_key(account, pend.seq), {}};
     }
     usd amount = wanted(account, a.settings, available, needed);
     const std::string why = cap(account, a, now, amount);
@@ -448,7 +450,7 @@ class basic_autobiller {
     }
     const std::uint64_t seq = a.state.next_seq;
     a.state.pending = basic_pending_recharge<time_point>{seq, amount, now};
-    return plan{seq, amount, recharge_key(account, seq)};
+    return plan{seq, amount, recharge_key(account, seq), why};
   }
 
   // Dollars the settings ask for, before the caps.
@@ -502,7 +504,7 @@ class basic_autobiller {
     if (paid.status == payment_status::succeeded) credited = ledger_.buy(account, p.amount, p.key);
     const time_point now = clock_.now();
     events ev;
-    recharge_outcome out{recharge_status::recharged, p.amount, p.key, {}};
+    recharge_outcome out;
     {
       std::lock_guard lk(mutex_);
       account_state& a = accounts_.find(account)->second;
@@ -515,7 +517,7 @@ class basic_autobiller {
   recharge_outcome settle(account_state& a, const plan& p, const payment_result& paid, const result<void>& credited,
                           time_point now, events& ev) {
     state_type& st = a.state;
-    recharge_outcome out{recharge_status::recharged, p.amount, p.key, {}};
+    recharge_outcome out{recharge_status::recharged, p.amount, p.key, p.capped_by};
     if (paid.status == payment_status::succeeded && credited) {
       st.pending.reset();
       st.next_seq = p.seq + 1;

@@ -101,17 +101,7 @@ class basic_tier_book {
    */
   std::size_t touch(std::string_view account, const usd& purchased, std::optional<time_point> first_purchase,
                     time_point now) {
-    events ev;
-    std::size_t tier;
-    {
-      std::lock_guard lk(mutex_);
-      account_state& a = state_of(account);
-      a.purchased = purchased;
-      a.first_purchase = first_purchase;
-      tier = evaluate(account, a, now, promotion_cause::purchase, ev);
-    }
-    notify(ev);
-    return tier;
+    return update(account, purchased, first_purchase, nullptr, now);
   }
 
   /**
@@ -163,19 +153,13 @@ class basic_tier_book {
    */
   std::size_t restore(std::string_view account, const record_type& r, const usd& purchased,
                       std::optional<time_point> first_purchase, time_point now) {
-    events ev;
-    std::size_t tier;
     {
       std::lock_guard lk(mutex_);
       account_state& a = state_of(account);
       if (r.tier > a.record.tier) a.record = r;
       a.alerts = spend_alerts(a.record.spend_alert_level);
-      a.purchased = purchased;
-      a.first_purchase = first_purchase;
-      tier = evaluate(account, a, now, promotion_cause::purchase, ev);
     }
-    notify(ev);
-    return tier;
+    return update(account, purchased, first_purchase, nullptr, now);
   }
 
   /**
@@ -261,21 +245,7 @@ class basic_tier_book {
   std::size_t after_purchase(std::string_view account, const usd& purchased,
                              std::optional<time_point> first_purchase, std::span<const spend_entry> window,
                              time_point now) {
-    events ev;
-    std::size_t tier;
-    {
-      std::lock_guard lk(mutex_);
-      account_state& a = state_of(account);
-      a.purchased = purchased;
-      a.first_purchase = first_purchase;
-      tier = evaluate(account, a, now, promotion_cause::purchase, ev);
-      const spend_cap cap = resolve_spend_cap(*table_, tier, overrides_of(a)).enforced;
-      const usd spent = spend_room(window, cap, now).spent;
-      for (int p : a.alerts.update(spent, cap)) ev.alerts.push_back({std::string(account), p, spent, cap, now});
-      a.record.spend_alert_level = a.alerts.level();
-    }
-    notify(ev);
-    return tier;
+    return update(account, purchased, first_purchase, &window, now);
   }
 
   /// The number of accounts the book holds.
@@ -317,14 +287,40 @@ class basic_tier_book {
 
   account_state& state_of(std::string_view account) { return tiers::detail::state_of(accounts_, account); }
 
+  // New figures for `account`: evaluates it and, given its spend `window`,
+  // moves its spend alerts.
+  std::size_t update(std::string_view account, const usd& purchased, std::optional<time_point> first_purchase,
+                     const std::span<const spend_entry>* window, time_point now) {
+    events ev;
+    std::size_t tier;
+    {
+      std::lock_guard lk(mutex_);
+      account_state& a = state_of(account);
+      a.purchased = purchased;
+      a.first_purchase = first_purchase;
+      tier = evaluate(account, a, now, promotion_cause::purchase, ev);
+      if (window) {
+        const spend_cap cap = resolve_spend_cap(*table_, tier, overrides_of(a)).enforced;
+        const usd spent = spend_room(*window, cap, now).spent;
+        for (int p : a.alerts.update(spent, cap)) ev.alerts.push_back({std::string(account), p, spent, cap, now});
+        a.record.spend_alert_level = a.alerts.level();
+      }
+    }
+    notify(ev);
+    return tier;
+  }
+
   // Re-evaluates one account: records a promotion, reschedules. Lock held.
   std::size_t evaluate(std::string_view account, account_state& a, time_point now, promotion_cause cause,
                        events& ev) {
     const auto o = promotion_outlook(*table_, facts_of(a), now, account_criteria{table_.get(), overrides_of(a)});
     const tier_id id = table_->at(o.current).id;
     // Standing in the entry tier is no promotion (nothing is recorded for it).
-    if (o.current > table_->floor_index(a.record.tier) && id > a.record.tier) {
-      ev.promotions.push_back(promotion{std::string(account), a.record.tier, id, now, cause});
+    const std::size_t stands = table_->floor_index(a.record.tier);
+    if (o.current > stands && id > a.record.tier) {
+      // From where the account stood: the entry tier when nothing was recorded.
+      const tier_id from = std::max(a.record.tier, table_->at(stands).id);
+      ev.promotions.push_back(promotion{std::string(account), from, id, now, cause});
       a.record.tier = id;
       a.record.promoted_at = now;
     }

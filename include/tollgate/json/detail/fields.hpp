@@ -12,6 +12,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,6 +22,36 @@
 
 #include "../../core/money.hpp"
 #include "../strict.hpp"
+
+namespace tollgate::json {
+
+/**
+ * A configuration file refused at start-up: the file (or "<string>"), the
+ * JSON path of the offending field (empty when the file as a whole is wrong)
+ * and why. what() is "SOURCE: PATH: REASON". The base of each loader's own
+ * error type, so a host may catch them all at once.
+ */
+class config_file_error : public std::runtime_error {
+ public:
+  config_file_error(std::string source, std::string path, std::string reason)
+      : std::runtime_error(path.empty() ? fmt::format("{}: {}", source, reason)
+                                        : fmt::format("{}: {}: {}", source, path, reason)),
+        source_(std::move(source)),
+        path_(std::move(path)),
+        reason_(std::move(reason)) {}
+
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  /// The JSON path, e.g. "tiers[2].criteria.purchased_usd".
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string source_;
+  std::string path_;
+  std::string reason_;
+};
+
+}  // namespace tollgate::json
 
 namespace tollgate::json::fields {
 
