@@ -4,10 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <tollgate/json/tiers.hpp>
 #include <tollgate/tiers/runway.hpp>
@@ -22,9 +27,9 @@ namespace {
 const std::string tiers_file = std::string(TOLLGATE_TEST_DATA_DIR) + "/runway-tiers.json";
 
 ojson runway_doc() {
-  std::string text;
-  REQUIRE(json::fields::read_text(tiers_file, text).empty());
-  return ojson::parse(text);
+  const auto text = json::read_regular_file(tiers_file, json::max_tier_table_bytes);
+  REQUIRE(text);
+  return ojson::parse(*text);
 }
 
 std::string with(const std::function<void(ojson&)>& change) {
@@ -209,6 +214,29 @@ TEST_CASE("a tier table file that is not JSON, repeats a key or cannot be read i
   } catch (const json::tier_table_error& e) {
     CHECK_THAT(e.reason(), Contains("directory"));
   }
+}
+
+TEST_CASE("a FIFO, a device or a file over the limit is refused at once, never read") {
+  const std::string dir = std::string(TOLLGATE_TEST_BINARY_DIR) + "/tiers-files-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string fifo = dir + "/tiers.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const auto reason = [](const std::string& file) {
+    try {
+      (void)json::load_tier_table(file);
+    } catch (const json::tier_table_error& e) {
+      CHECK(e.source() == file);
+      return e.reason();
+    }
+    FAIL("loaded " << file);
+    return std::string();
+  };
+  CHECK_THAT(reason(fifo), Contains("a FIFO, not a regular file"));  // with no writer: would block for ever
+  CHECK_THAT(reason("/dev/zero"), Contains("not a regular file"));    // would read for ever
+  const std::string big = dir + "/big.json";
+  std::ofstream(big) << std::string(json::max_tier_table_bytes + 1, ' ');
+  CHECK_THAT(reason(big), Contains("larger than the limit of 1048576 bytes"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("the tier_table constructor refuses bad tables in code too") {

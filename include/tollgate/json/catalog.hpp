@@ -27,34 +27,21 @@
 #include "../pricing/catalog.hpp"
 #include "../pricing/rates.hpp"
 #include "../pricing/usage.hpp"
+#include "detail/fields.hpp"
 #include "file.hpp"
 #include "strict.hpp"
 
 namespace tollgate::json {
 
 /**
- * A catalog file refused at start-up: the file (or "<string>"), the JSON path
- * of the offending field (empty when the file as a whole is wrong) and why.
- * what() is "SOURCE: PATH: REASON".
+ * A catalog file refused at start-up: source() (the file, or "<string>"),
+ * path() (the JSON path of the field, e.g. "models[3].rate.credits_per_second",
+ * or empty when the file as a whole is wrong) and reason(); what() is
+ * "SOURCE: PATH: REASON".
  */
-class catalog_error : public std::runtime_error {
+class catalog_error : public config_file_error {
  public:
-  catalog_error(std::string source, std::string path, std::string reason)
-      : std::runtime_error(path.empty() ? fmt::format("{}: {}", source, reason)
-                                        : fmt::format("{}: {}: {}", source, path, reason)),
-        source_(std::move(source)),
-        path_(std::move(path)),
-        reason_(std::move(reason)) {}
-
-  [[nodiscard]] const std::string& source() const noexcept { return source_; }
-  /// The JSON path, e.g. "models[3].rate.credits_per_second".
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
-
- private:
-  std::string source_;
-  std::string path_;
-  std::string reason_;
+  using config_file_error::config_file_error;
 };
 
 /// The largest catalog file load_catalog() reads: 16 MiB (the Runway
@@ -66,119 +53,28 @@ inline constexpr int catalog_format_version = 1;
 
 namespace detail {
 
-using ojson = nlohmann::ordered_json;
-
-// Thrown inside the loader with a path only; the entry points add the source.
-struct bad_field {
-  std::string path;
-  std::string reason;
-};
-
-[[noreturn]] inline void fail(std::string path, std::string reason) {
-  throw bad_field{std::move(path), std::move(reason)};
-}
-
-[[nodiscard]] inline std::string member(std::string_view path, std::string_view key) {
-  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
-}
-
-[[nodiscard]] inline std::string_view type_name(const ojson& v) {
-  switch (v.type()) {
-    case ojson::value_t::null: return "null";
-    case ojson::value_t::object: return "an object";
-    case ojson::value_t::array: return "an array";
-    case ojson::value_t::string: return "a string";
-    case ojson::value_t::boolean: return "a boolean";
-    case ojson::value_t::number_integer:
-    case ojson::value_t::number_unsigned: return "an integer";
-    case ojson::value_t::number_float: return "a floating-point number";
-    default: return "an unsupported value";
-  }
-}
-
-// An object whose keys must all be in `allowed`.
-inline const ojson& object_at(const ojson& v, const std::string& path,
-                              std::initializer_list<std::string_view> allowed) {
-  if (!v.is_object()) fail(path, fmt::format("expected an object, got {}", type_name(v)));
-  for (const auto& [key, _] : v.items()) {
-    bool known = false;
-    for (std::string_view a : allowed) known = known || a == key;
-    if (!known) {
-      std::string list;
-      for (std::string_view a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
-      fail(member(path, key), fmt::format("unknown field; expected one of {}", list));
-    }
-  }
-  return v;
-}
-
-[[nodiscard]] inline const ojson* find(const ojson& obj, std::string_view key) {
-  const auto it = obj.find(std::string(key));
-  return it == obj.end() ? nullptr : &*it;
-}
-
-[[nodiscard]] inline const ojson& required(const ojson& obj, const std::string& path,
-                                           std::string_view key) {
-  const ojson* v = find(obj, key);
-  if (!v) fail(member(path, key), "is missing");
-  return *v;
-}
-
-[[nodiscard]] inline std::string string_at(const ojson& v, const std::string& path) {
-  if (!v.is_string()) fail(path, fmt::format("expected a string, got {}", type_name(v)));
-  return v.get<std::string>();
-}
-
-[[nodiscard]] inline std::int64_t integer_at(const ojson& v, const std::string& path,
-                                             std::int64_t min) {
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>((std::numeric_limits<std::int64_t>::max)()))
-      fail(path, "is too large");
-    const auto i = static_cast<std::int64_t>(u);
-    if (i < min) fail(path, fmt::format("must be at least {}, got {}", min, i));
-    return i;
-  }
-  if (v.is_number_integer()) {
-    const auto i = v.get<std::int64_t>();
-    if (i < min) fail(path, fmt::format("must be at least {}, got {}", min, i));
-    return i;
-  }
-  fail(path, fmt::format("expected an integer, got {}", type_name(v)));
-}
+// The generic field readers (detail/fields.hpp), shared with the tier table's loader.
+using fields::bad_field;
+using fields::fail;
+using fields::find;
+using fields::integer_at;
+using fields::member;
+using fields::object_at;
+using fields::ojson;
+using fields::required;
+using fields::string_at;
+using fields::type_name;
 
 // A non-negative credit amount: a decimal string ("12.5") or an integer.
 [[nodiscard]] inline credits credits_at(const ojson& v, const std::string& path) {
-  credits c;
-  if (v.is_string()) {
-    auto r = credits::parse(v.get<std::string>());
-    if (!r) fail(path, r.error().message());
-    c = *r;
-  } else if (v.is_number_integer() || v.is_number_unsigned()) {
-    c = credits(integer_at(v, path, (std::numeric_limits<std::int64_t>::min)()));
-  } else if (v.is_number_float()) {
-    fail(path, "floating-point numbers are refused; write the amount as a decimal string such as \"12.5\"");
-  } else {
-    fail(path, fmt::format("expected a decimal string or an integer, got {}", type_name(v)));
-  }
+  credits c = fields::amount_at<credits>(v, path);
   if (c.is_negative()) fail(path, fmt::format("must not be negative, got {}", c.to_string()));
   return c;
 }
 
 // A positive dollar amount (the credit price).
 [[nodiscard]] inline usd usd_at(const ojson& v, const std::string& path) {
-  usd d;
-  if (v.is_string()) {
-    auto r = usd::parse(v.get<std::string>());
-    if (!r) fail(path, r.error().message());
-    d = *r;
-  } else if (v.is_number_integer() || v.is_number_unsigned()) {
-    d = usd(integer_at(v, path, (std::numeric_limits<std::int64_t>::min)()));
-  } else if (v.is_number_float()) {
-    fail(path, "floating-point numbers are refused; write the amount as a decimal string such as \"0.01\"");
-  } else {
-    fail(path, fmt::format("expected a decimal string or an integer, got {}", type_name(v)));
-  }
+  usd d = fields::amount_at<usd>(v, path, "0.01");
   if (!d.is_positive()) fail(path, fmt::format("must be positive, got {}", d.to_string()));
   return d;
 }
@@ -353,15 +249,7 @@ struct catalog_parts {
 };
 
 [[nodiscard]] inline catalog_parts parts_of(std::string_view text) {
-  ojson doc;
-  try {
-    doc = json::parse_strict(text, [](const std::string& path) { fail(path, "repeated key"); });
-  } catch (const json::bad_json& e) {
-    // Not only syntax: `1e400` is valid JSON that no double holds (nlohmann
-    // raises out_of_range for it, not parse_error); it is reported at its path.
-    if (e.syntax()) fail("", fmt::format("not valid JSON: {}", e.reason()));
-    fail(e.path(), e.reason());
-  }
+  const ojson doc = fields::parse_document(text);
   object_at(doc, "", {"version", "name", "price_list_date", "credit_price_usd", "models"});
   const std::int64_t version = integer_at(required(doc, "", "version"), "version", 1);
   if (version != catalog_format_version)

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -223,6 +224,47 @@ namespace tiers::detail {
   return note_problem(l.note);
 }
 
+[[nodiscard]] inline std::string limits_problem(const std::vector<limit_override>& ls) {
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    const limit_override& l = ls[i];
+    if (auto why = limit_problem(l); !why.empty()) return fmt::format("limits[{}]: {}", i, why);
+    for (std::size_t j = 0; j < i; ++j)
+      if (ls[j].scope == l.scope && ls[j].mode == l.mode && ls[j].target == l.target)
+        return fmt::format("limits[{}]: repeats limits[{}] ({} '{}', {})", i, j, to_string(l.scope), l.target,
+                           to_string(l.mode));
+  }
+  return {};
+}
+
+[[nodiscard]] inline std::string caps_problem(const std::vector<spend_cap_override>& cs) {
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    const spend_cap_override& c = cs[i];
+    if (c.mode != override_mode::enforced && c.mode != override_mode::shadow)
+      return fmt::format("spend_caps[{}]: mode: unknown mode", i);
+    if (!c.cap.is_unlimited() && !c.cap.max().is_positive())
+      return fmt::format("spend_caps[{}]: cap: must be positive (or unlimited), got ${}", i, c.cap.max().to_string());
+    for (std::size_t j = 0; j < i; ++j)
+      if (cs[j].mode == c.mode) return fmt::format("spend_caps[{}]: repeats spend_caps[{}] ({})", i, j, to_string(c.mode));
+    if (auto why = note_problem(c.note); !why.empty()) return fmt::format("spend_caps[{}]: {}", i, why);
+  }
+  return {};
+}
+
+[[nodiscard]] inline std::string criteria_problem(const std::vector<criteria_override>& cs) {
+  for (std::size_t i = 0; i < cs.size(); ++i) {
+    const criteria_override& c = cs[i];
+    const auto bad = [&](std::string_view why) { return fmt::format("criteria[{}]: {}", i, why); };
+    if (c.tier.value == 0) return bad("tier: must be at least 1");
+    if (c.criteria.purchased.is_negative()) return bad("purchased: must not be negative");
+    if (c.criteria.min_age.count() < 0 || c.criteria.min_age > tier_table::max_min_age)
+      return bad(fmt::format("min_age: must be 0 to {} days", tier_table::max_min_age.count()));
+    for (std::size_t j = 0; j < i; ++j)
+      if (cs[j].tier == c.tier) return bad(fmt::format("repeats criteria[{}] (tier {})", j, c.tier.value));
+    if (auto why = note_problem(c.note); !why.empty()) return bad(why);
+  }
+  return {};
+}
+
 }  // namespace tiers::detail
 
 /**
@@ -236,39 +278,11 @@ namespace tiers::detail {
  *         and the reason; nothing else.
  */
 [[nodiscard]] inline result<void> validate_overrides(const account_overrides& o) {
-  const auto bad = [](std::string where, std::string why) {
-    return result<void>(errc::invalid_argument, fmt::format("override {}: {}", where, why));
-  };
-  for (std::size_t i = 0; i < o.limits.size(); ++i) {
-    const limit_override& l = o.limits[i];
-    if (auto why = tiers::detail::limit_problem(l); !why.empty()) return bad(fmt::format("limits[{}]", i), why);
-    for (std::size_t j = 0; j < i; ++j)
-      if (o.limits[j].scope == l.scope && o.limits[j].mode == l.mode && o.limits[j].target == l.target)
-        return bad(fmt::format("limits[{}]", i),
-                   fmt::format("repeats limits[{}] ({} '{}', {})", j, to_string(l.scope), l.target, to_string(l.mode)));
-  }
-  for (std::size_t i = 0; i < o.spend_caps.size(); ++i) {
-    const spend_cap_override& s = o.spend_caps[i];
-    const std::string at = fmt::format("spend_caps[{}]", i);
-    if (s.mode != override_mode::enforced && s.mode != override_mode::shadow) return bad(at, "mode: unknown mode");
-    if (!s.cap.is_unlimited() && !s.cap.max().is_positive())
-      return bad(at, fmt::format("cap: must be positive (or unlimited), got ${}", s.cap.max().to_string()));
-    for (std::size_t j = 0; j < i; ++j)
-      if (o.spend_caps[j].mode == s.mode) return bad(at, fmt::format("repeats spend_caps[{}] ({})", j, to_string(s.mode)));
-    if (auto why = tiers::detail::note_problem(s.note); !why.empty()) return bad(at, why);
-  }
-  for (std::size_t i = 0; i < o.criteria.size(); ++i) {
-    const criteria_override& c = o.criteria[i];
-    const std::string at = fmt::format("criteria[{}]", i);
-    if (c.tier.value == 0) return bad(at, "tier: must be at least 1");
-    if (c.criteria.purchased.is_negative()) return bad(at, "purchased: must not be negative");
-    if (c.criteria.min_age.count() < 0 || c.criteria.min_age > tier_table::max_min_age)
-      return bad(at, fmt::format("min_age: must be 0 to {} days", tier_table::max_min_age.count()));
-    for (std::size_t j = 0; j < i; ++j)
-      if (o.criteria[j].tier == c.tier) return bad(at, fmt::format("repeats criteria[{}] (tier {})", j, c.tier.value));
-    if (auto why = tiers::detail::note_problem(c.note); !why.empty()) return bad(at, why);
-  }
-  return {};
+  std::string why = tiers::detail::limits_problem(o.limits);
+  if (why.empty()) why = tiers::detail::caps_problem(o.spend_caps);
+  if (why.empty()) why = tiers::detail::criteria_problem(o.criteria);
+  if (why.empty()) return {};
+  return result<void>(errc::invalid_argument, "override " + why);
 }
 
 }  // namespace tollgate

@@ -3,13 +3,10 @@
 // offending field by its JSON path. A loader throws bad_field from anywhere
 // inside and its entry point adds the source; unknown fields, wrong types and
 // floating-point amounts are all refused, so a typo never passes silently.
-// The tier table loader reads through these; the catalog's loader has its own
-// copies until it moves here too.
+// The catalog's loader and the tier table's read through these.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <stdexcept>
@@ -139,18 +136,15 @@ inline const ojson& array_at(const ojson& v, const std::string& path) {
 }
 
 /// An integer in [min, max].
-[[nodiscard]] inline std::int64_t integer_at(const ojson& v, const std::string& path,
-                                             std::int64_t min,
+[[nodiscard]] inline std::int64_t integer_at(const ojson& v, const std::string& path, std::int64_t min,
                                              std::int64_t max = (std::numeric_limits<std::int64_t>::max)()) {
   std::int64_t i = 0;
   if (v.is_number_unsigned()) {
     const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(max)) fail(path, fmt::format("must be at most {}, got {}", max, u));
+    if (u > static_cast<std::uint64_t>((std::numeric_limits<std::int64_t>::max)())) fail(path, "is too large");
     i = static_cast<std::int64_t>(u);
   } else if (v.is_number_integer()) {
     i = v.get<std::int64_t>();
-  } else if (v.is_number_float()) {
-    fail(path, "expected an integer, got a number with a fraction, an exponent or more than 19 digits");
   } else {
     fail(path, fmt::format("expected an integer, got {}", type_name(v)));
   }
@@ -160,9 +154,10 @@ inline const ojson& array_at(const ojson& v, const std::string& path) {
 }
 
 /// An amount of `A` (credits, usd): a decimal string ("12.5") or an integer,
-/// never a floating-point number (it would not be exact).
+/// never a floating-point number (it would not be exact). `example` is the
+/// decimal string the message suggests instead.
 template <Amount A>
-[[nodiscard]] A amount_at(const ojson& v, const std::string& path) {
+[[nodiscard]] A amount_at(const ojson& v, const std::string& path, std::string_view example = "12.5") {
   if (v.is_string()) {
     auto r = A::parse(v.get<std::string>());
     if (!r) fail(path, r.error().message());
@@ -171,23 +166,9 @@ template <Amount A>
   if (v.is_number_integer() || v.is_number_unsigned())
     return A(integer_at(v, path, (std::numeric_limits<std::int64_t>::min)()));
   if (v.is_number_float())
-    // nlohmann reads an integer of more than 19 digits as a double too, so
-    // the message cannot say which of the two it was.
-    fail(path, "a number with a fraction, an exponent or more than 19 digits is refused; "
-               "write the amount as a decimal string such as \"12.5\"");
+    fail(path, fmt::format("floating-point numbers are refused; write the amount as a decimal string such as \"{}\"",
+                           example));
   fail(path, fmt::format("expected a decimal string or an integer, got {}", type_name(v)));
-}
-
-/// Reads the whole file into `text`; returns why it could not (or "").
-[[nodiscard]] inline std::string read_text(const std::filesystem::path& file, std::string& text) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return "cannot open the file for reading";
-  // read() rather than `ostream << rdbuf()`: the latter swallows a read error
-  // (a directory opens fine and then reads as an empty, "invalid JSON" file).
-  char buf[1 << 14];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) text.append(buf, static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) return "cannot read the file (is it a directory?)";
-  return {};
 }
 
 }  // namespace tollgate::json::fields
