@@ -341,6 +341,9 @@ inline void http_session::read_header() {
     auto& s = *self;
     if (ec == http::error::header_limit) return s.fail_and_close(http::status::request_header_fields_too_large,
                                                                   "the request header is too large");
+    if (ec == http::error::body_limit)  // a Content-Length over the limit: refused before the body is read
+      return s.fail_and_close(http::status::payload_too_large,
+                              fmt::format("the request body is larger than {} bytes", s.server_.settings().max_body_bytes));
     if (ec == beast::error::timeout) {
       s.server_.counters_.connections_timed_out.fetch_add(1, std::memory_order_relaxed);
       return s.close();
