@@ -9,12 +9,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,27 +22,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <tollgate/core/money.hpp>
-#include <tollgate/json/strict.hpp>
+#include <tollgate/json/detail/fields.hpp>
+#include <tollgate/json/file.hpp>
 #include <tollgate/ledger/types.hpp>
 
 #include "http.hpp"
 
 namespace tollgate_server {
 
-/// A configuration refused: the file, the JSON path of the field and why.
-class config_error : public std::runtime_error {
+/// A configuration refused: the file, the JSON path of the field and why
+/// (what() is "FILE: PATH: REASON").
+class config_error : public tollgate::json::config_file_error {
  public:
-  config_error(std::string source, std::string path, std::string reason)
-      : std::runtime_error(path.empty() ? fmt::format("{}: {}", source, reason)
-                                        : fmt::format("{}: {}: {}", source, path, reason)),
-        path_(std::move(path)),
-        reason_(std::move(reason)) {}
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
-
- private:
-  std::string path_;
-  std::string reason_;
+  using config_file_error::config_file_error;
 };
 
 /// An API key and the account it acts for.
@@ -97,76 +87,18 @@ struct server_config {
 namespace config_detail {
 
 using ojson = nlohmann::ordered_json;
-
-struct bad_field {
-  std::string path;
-  std::string reason;
-};
-
-[[noreturn]] inline void fail(std::string path, std::string reason) { throw bad_field{std::move(path), std::move(reason)}; }
-
-[[nodiscard]] inline std::string member(std::string_view path, std::string_view key) {
-  return path.empty() ? std::string(key) : fmt::format("{}.{}", path, key);
-}
-
-[[nodiscard]] inline std::string_view type_name(const ojson& v) {
-  switch (v.type()) {
-    case ojson::value_t::null: return "null";
-    case ojson::value_t::object: return "an object";
-    case ojson::value_t::array: return "an array";
-    case ojson::value_t::string: return "a string";
-    case ojson::value_t::boolean: return "a boolean";
-    case ojson::value_t::number_integer:
-    case ojson::value_t::number_unsigned: return "an integer";
-    case ojson::value_t::number_float: return "a floating-point number";
-    default: return "an unsupported value";
-  }
-}
-
-/// An object whose keys are all in `allowed`.
-inline const ojson& object_at(const ojson& v, const std::string& path, std::initializer_list<std::string_view> allowed) {
-  if (!v.is_object()) fail(path, fmt::format("expected an object, got {}", type_name(v)));
-  for (const auto& [key, _] : v.items()) {
-    bool known = false;
-    for (std::string_view a : allowed) known = known || a == key;
-    if (known) continue;
-    std::string list;
-    for (std::string_view a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
-    fail(member(path, key), fmt::format("unknown field; expected one of {}", list));
-  }
-  return v;
-}
-
-[[nodiscard]] inline const ojson* find(const ojson& obj, std::string_view key) {
-  const auto it = obj.find(std::string(key));
-  return it == obj.end() ? nullptr : &*it;
-}
-
-[[nodiscard]] inline std::string string_at(const ojson& v, const std::string& path) {
-  if (!v.is_string()) fail(path, fmt::format("expected a string, got {}", type_name(v)));
-  return v.get<std::string>();
-}
+using tollgate::json::fields::bad_field;
+using tollgate::json::fields::fail;
+using tollgate::json::fields::find;
+using tollgate::json::fields::integer_at;
+using tollgate::json::fields::member;
+using tollgate::json::fields::object_at;
+using tollgate::json::fields::string_at;
+using tollgate::json::fields::type_name;
 
 [[nodiscard]] inline bool bool_at(const ojson& v, const std::string& path) {
   if (!v.is_boolean()) fail(path, fmt::format("expected true or false, got {}", type_name(v)));
   return v.get<bool>();
-}
-
-[[nodiscard]] inline std::int64_t integer_at(const ojson& v, const std::string& path, std::int64_t min,
-                                             std::int64_t max = (std::numeric_limits<std::int64_t>::max)()) {
-  std::int64_t i = 0;
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(max)) fail(path, fmt::format("must be at most {}, got {}", max, u));
-    i = static_cast<std::int64_t>(u);
-  } else if (v.is_number_integer()) {
-    i = v.get<std::int64_t>();
-  } else {
-    fail(path, fmt::format("expected an integer, got {}", type_name(v)));
-  }
-  if (i < min) fail(path, fmt::format("must be at least {}, got {}", min, i));
-  if (i > max) fail(path, fmt::format("must be at most {}, got {}", max, i));
-  return i;
 }
 
 /// A decimal string ("0.05", "12.5"), as an integer count of 10^-`places`.
@@ -368,10 +300,7 @@ inline void read_document(const ojson& doc, const std::filesystem::path& dir, se
   server_config c;
   c.source = source;
   try {
-    const auto doc = tollgate::json::parse_strict(text, [](const std::string& path) { config_detail::fail(path, "repeated key"); });
-    config_detail::read_document(doc, dir, c);
-  } catch (const tollgate::json::bad_json& e) {
-    throw config_error(source, e.syntax() ? "" : e.path(), e.syntax() ? fmt::format("not valid JSON: {}", e.reason()) : e.reason());
+    config_detail::read_document(tollgate::json::fields::parse_document(text), dir, c);
   } catch (const config_detail::bad_field& e) {
     throw config_error(source, e.path, e.reason);
   }
@@ -380,15 +309,9 @@ inline void read_document(const ojson& doc, const std::filesystem::path& dir, se
 
 /// Reads the configuration file `file` (a regular file of at most 1 MiB).
 [[nodiscard]] inline server_config load_config(const std::filesystem::path& file) {
-  const std::string source = file.string();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) throw config_error(source, "", "not a regular file (or it does not exist)");
-  if (std::filesystem::file_size(file, ec) > (std::size_t{1} << 20)) throw config_error(source, "", "larger than 1 MiB");
-  std::ifstream in(file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in && !in.eof()) throw config_error(source, "", "cannot be read");
-  return parse_config(text.str(), source, std::filesystem::absolute(file).parent_path());
+  auto text = tollgate::json::read_regular_file(file.string(), std::size_t{1} << 20);
+  if (!text) throw config_error(file.string(), "", text.error().message());
+  return parse_config(*text, file.string(), std::filesystem::absolute(file).parent_path());
 }
 
 }  // namespace tollgate_server

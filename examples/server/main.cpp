@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
   }
   try {
     return serve(tollgate_server::load_config(config_file), listen);
-  } catch (const tollgate_server::config_error& e) {
+  } catch (const tollgate::json::config_file_error& e) {
     fmt::print(stderr, "tollgate-server: invalid configuration: {}\n", e.what());
     return 2;
   } catch (const std::exception& e) {
