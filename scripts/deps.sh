@@ -24,3 +24,17 @@ TOLLGATE_BUILD_PACKAGES=(cmake make g++ libboost-dev libfmt-dev libutfcpp-dev
 # clang with libFuzzer for the fuzz targets, a Redis server (and redis-cli).
 TOLLGATE_TEST_PACKAGES=(catch2 libbenchmark-dev libsqlite3-dev clang libclang-rt-14-dev
   redis-server redis-tools)
+
+# Node.js and npm for the official client's tests (tests/server/, node's
+# test runner). Debian 12's nodejs (18) and npm (9) run them; a machine that
+# already has Node.js 18 or later with npm (NodeSource's, say) keeps it:
+# Debian's npm package would conflict with it.
+ensure_node() {
+  local major=0
+  if command -v node >/dev/null 2>&1; then
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  fi
+  if [ "${major}" -lt 18 ] || ! command -v npm >/dev/null 2>&1; then
+    ensure_packages nodejs npm
+  fi
+}

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 ensure_packages "${TOLLGATE_BUILD_PACKAGES[@]}" "${TOLLGATE_TEST_PACKAGES[@]}"
+ensure_node
 
 jobs=$(nproc)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -44,12 +45,27 @@ start_redis() {  # sets TOLLGATE_REDIS_URL
 }
 start_redis
 
+# tollgate-server against the provider's official client, @runwayml/sdk
+# (tests/server/: pinned by package-lock.json, installed by npm ci from the
+# npm registry), with node's test runner; each test file starts its own
+# server on a free loopback port. Run on the sanitizer build and the
+# release build of the server.
+server_client_tests() {  # $1: preset
+  echo "=== ${1}: tollgate-server with the official client"
+  TOLLGATE_SERVER="${PWD}/build/${1}/examples/server/tollgate-server" node --test tests/server/
+}
+
 for preset in debug-asan release tsan; do
   echo "=== ${preset}: configure and build"
   cmake --preset "${preset}" >/dev/null
   cmake --build --preset "${preset}" -j "${jobs}"
   echo "=== ${preset}: test"
   ctest --preset "${preset}"
+  if [ "${preset}" = release ]; then
+    (cd tests/server && npm ci --prefer-offline --no-audit --no-fund)
+    server_client_tests debug-asan
+    server_client_tests release
+  fi
 done
 
 # Fuzz targets: tests/fuzz/*.fuzz.cpp, built with clang's libFuzzer, each run

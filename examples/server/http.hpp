@@ -157,7 +157,26 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
   void fail_and_close(http::status status, std::string_view message) {
     response res = detail::plain_error(status, message, 11);
+    linger_ = true;
     write(std::move(res), request_note{});
+  }
+  // After refusing a request whose body may still be arriving: stop sending,
+  // then read and discard for a moment before closing. Closing a socket with
+  // unread data sends a reset, which can destroy the answer before the client
+  // reads it (nginx's "lingering close").
+  void linger_then_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    discard(0);
+  }
+  void discard(std::size_t so_far) {
+    if (so_far > (std::size_t{1} << 20)) return close();
+    stream_.expires_after(std::chrono::seconds(1));
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(16384), [self = shared_from_this(), so_far](beast::error_code ec, std::size_t n) {
+      if (ec) return self->close();
+      self->discard(so_far + n);
+    });
   }
 
   beast::tcp_stream stream_;
@@ -167,6 +186,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::shared_ptr<void> response_keepalive_;
   bool idle_ = false;
   bool close_after_write_ = false;
+  bool linger_ = false;
   std::string method_;
   std::string path_;
   std::chrono::steady_clock::time_point started_{};
@@ -420,7 +440,9 @@ inline void http_session::write(response&& res, request_note note) {
   auto owned = std::make_shared<response>(std::move(res));
   stream_.expires_after(server_.settings().write_timeout);
   http::async_write(stream_, *owned, [self = shared_from_this(), owned](beast::error_code ec, std::size_t) {
-    if (ec || self->close_after_write_) return self->close();
+    if (ec) return self->close();
+    if (self->linger_) return self->linger_then_close();
+    if (self->close_after_write_) return self->close();
     self->wait_for_request();
   });
 }
