@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <tollgate/json/detail/fields.hpp>
 #include <tollgate/pricing/catalog.hpp>
 
 namespace tollgate_server {
@@ -50,19 +51,7 @@ namespace requests_detail {
   throw invalid_input{std::move(field), std::move(message)};
 }
 
-[[nodiscard]] inline std::string_view type_name(const ojson& v) {
-  switch (v.type()) {
-    case ojson::value_t::null: return "null";
-    case ojson::value_t::object: return "an object";
-    case ojson::value_t::array: return "an array";
-    case ojson::value_t::string: return "a string";
-    case ojson::value_t::boolean: return "a boolean";
-    case ojson::value_t::number_integer:
-    case ojson::value_t::number_unsigned:
-    case ojson::value_t::number_float: return "a number";
-    default: return "an unsupported value";
-  }
-}
+using tollgate::json::fields::type_name;
 
 [[nodiscard]] inline std::string quoted_list(std::span<const std::string_view> values) {
   std::string out;
@@ -356,10 +345,13 @@ struct context {
 
 using model_reader = usage (*)(object_reader&, const context&);
 
-inline usage i2v_gen4_5(object_reader& r, const context&) {
-  prompt_image(r, {"first"});
+// gen4.5: image to video (with_image, six ratios) and text to video (two).
+template <bool with_image>
+usage gen4_5(object_reader& r, const context&) {
+  if constexpr (with_image) prompt_image(r, {"first"});
   (void)text(r.required("promptText"), r.path("promptText"), prompt_units);
-  (void)one_of(r.required("ratio"), r.path("ratio"), gen4_ratios);
+  if constexpr (with_image) (void)one_of(r.required("ratio"), r.path("ratio"), gen4_ratios);
+  else (void)one_of(r.required("ratio"), r.path("ratio"), {"1280:720", "720:1280"});
   const auto seconds = integer(r.required("duration"), r.path("duration"), 2, 10);
   content_moderation(r);
   output_format(r);
@@ -399,18 +391,6 @@ usage veo(object_reader& r, const context&) {
   return usage{.seconds = media_duration(seconds * 1000), .audio = audio};
 }
 
-inline usage t2v_gen4_5(object_reader& r, const context&) {
-  (void)text(r.required("promptText"), r.path("promptText"), prompt_units);
-  (void)one_of(r.required("ratio"), r.path("ratio"), {"1280:720", "720:1280"});
-  const auto seconds = integer(r.required("duration"), r.path("duration"), 2, 10);
-  content_moderation(r);
-  output_format(r);
-  if (const ojson* p = r.optional("proresProfile"))
-    fail(r.path("proresProfile"), fmt::format("only valid with a ProRes outputFormat, which is not offered; got {}", p->dump()));
-  seed(r);
-  return usage{.seconds = media_duration(seconds * 1000)};
-}
-
 /// The catalog's resolution of a gen4 image ratio: a short side of 720 or
 /// less is 720p, larger is 1080p.
 [[nodiscard]] inline std::string image_resolution(std::string_view ratio) {
@@ -420,19 +400,12 @@ inline usage t2v_gen4_5(object_reader& r, const context&) {
   return std::min(w, h) <= 720 ? "720p" : "1080p";
 }
 
-inline usage t2i_gen4_image_turbo(object_reader& r, const context&) {
+// gen4_image (0 to 3 reference images) and gen4_image_turbo (1 to 3).
+template <std::size_t min_references>
+usage t2i_gen4(object_reader& r, const context&) {
   (void)text(r.required("promptText"), r.path("promptText"), prompt_units);
   const std::string ratio = one_of(r.required("ratio"), r.path("ratio"), gen4_image_ratios);
-  reference_images(r, 1, 3);
-  content_moderation(r);
-  seed(r);
-  return usage{.outputs = tollgate::count{1}, .resolution = image_resolution(ratio)};
-}
-
-inline usage t2i_gen4_image(object_reader& r, const context&) {
-  (void)text(r.required("promptText"), r.path("promptText"), prompt_units);
-  const std::string ratio = one_of(r.required("ratio"), r.path("ratio"), gen4_image_ratios);
-  reference_images(r, 0, 3);
+  reference_images(r, min_references, 3);
   content_moderation(r);
   seed(r);
   return usage{.outputs = tollgate::count{1}, .resolution = image_resolution(ratio)};
@@ -508,10 +481,10 @@ struct endpoint_entry {
 [[nodiscard]] inline const std::vector<endpoint_entry>& endpoints() {
   static const std::vector<endpoint_entry> all = {
       {"image_to_video",
-       {{"gen4.5", i2v_gen4_5}, {"gen4_turbo", i2v_gen4_turbo}, {"veo3.1", veo<true>}, {"veo3.1_fast", veo<true>}}},
-      {"text_to_video", {{"gen4.5", t2v_gen4_5}, {"veo3.1", veo<false>}, {"veo3.1_fast", veo<false>}}},
+       {{"gen4.5", gen4_5<true>}, {"gen4_turbo", i2v_gen4_turbo}, {"veo3.1", veo<true>}, {"veo3.1_fast", veo<true>}}},
+      {"text_to_video", {{"gen4.5", gen4_5<false>}, {"veo3.1", veo<false>}, {"veo3.1_fast", veo<false>}}},
       {"text_to_image",
-       {{"gen4_image_turbo", t2i_gen4_image_turbo}, {"gen4_image", t2i_gen4_image}, {"gemini_2.5_flash", t2i_gemini_2_5_flash}}},
+       {{"gen4_image_turbo", t2i_gen4<1>}, {"gen4_image", t2i_gen4<0>}, {"gemini_2.5_flash", t2i_gemini_2_5_flash}}},
       {"text_to_speech", {{"eleven_multilingual_v2", tts_eleven_multilingual_v2}}},
       {"voice_isolation", {{"eleven_voice_isolation", voice_isolation}}},
       {"voice_dubbing", {{"eleven_voice_dubbing", voice_dubbing}}},
