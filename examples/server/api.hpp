@@ -292,7 +292,7 @@ class api {
     const bool accounts = p.size() >= 3 && p[1] == "accounts";
     if (p.size() == 2 && p[1] == "clock") {
       if (req.method() == http::verb::get) return admin(req, answer, [&] { clock_now(req, answer); });
-      return only(req, http::verb::post, answer, [&] { admin(req, answer, [&] { move_clock(req, answer); }); });
+      return only(req, http::verb::post, answer, [&] { admin(req, answer, [&] { move_clock(req, respond); }); });
     }
     if (accounts && p.size() == 3) return only(req, http::verb::get, answer, [&] { admin(req, answer, [&] { show_account(req, p[2], respond); }); });
     if (accounts && p.size() == 4 && p[3] == "purchase")
@@ -321,8 +321,8 @@ class api {
     answer(api_detail::json_response(http::status::ok, body, req.version()));
   }
 
-  template <class Answer>
-  void move_clock(const request& req, Answer& answer) {
+  void move_clock(const request& req, responder respond) {
+    auto answer = [&](response&& res) { respond(std::move(res), request_note{"admin"}); };
     if (!clock_.manual())
       return answer(api_detail::error_response(
           refusal{409, "system_clock", "the clock is the system clock; set simulation.clock to \"manual\" to move it"}, req.version()));
@@ -336,8 +336,12 @@ class api {
       return answer(api_detail::error_response(
           api_detail::bad_request("invalid_input", "advanceMs: expected an integer from 0 to 34560000000 (400 days)"), req.version()));
     clock_.advance(std::chrono::milliseconds(v.get<std::uint64_t>()));
-    backend_.tick();
-    clock_now(req, answer);
+    // What became due finishes before the answer (journal writes: on a worker).
+    blocking(req, std::move(respond), "admin", [this](unsigned version) {
+      backend_.tick();
+      ojson out = {{"now", api_detail::iso_time(clock_.now())}, {"mode", "manual"}};
+      return api_detail::json_response(http::status::ok, out, version);
+    });
   }
 
   void show_account(const request& req, const std::string& account, responder respond) {

@@ -12,6 +12,9 @@
 
 namespace tollgate_server {
 
+/// A wall-clock instant (UTC).
+using wall_time = std::chrono::system_clock::time_point;
+
 /// A tollgate Clock reading wall time, from the system or from a test clock.
 /// Copies share the test clock. Thread-safe.
 class server_clock {

@@ -22,9 +22,10 @@
 #include <tollgate/core/money.hpp>
 #include <tollgate/pricing/usage.hpp>
 
+#include "clock.hpp"
+
 namespace tollgate_server {
 
-using wall_time = std::chrono::system_clock::time_point;
 
 /// The provider's task states.
 enum class task_status : std::uint8_t { pending, throttled, running, succeeded, failed, cancelled };

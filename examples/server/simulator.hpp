@@ -1,0 +1,206 @@
+// The simulated generator of tollgate-server: it runs each task it is given
+// for the configured time of its model, then reports it succeeded (with fake
+// output URLs) or failed (a configured share, chosen by the task id and a
+// seed, so the same tasks fail on every run). Whoever admits tasks (the
+// gate backend) calls start() when a task becomes RUNNING and forget() when
+// it is cancelled, and hears the outcome through the finish callback, where
+// it captures the cost or refunds the hold. On the system clock a thread of
+// its own finishes tasks when they are due; on the manual clock nothing
+// happens until run_due() (after POST /admin/clock), which finishes every
+// due task in order, so tests are deterministic. A real deployment replaces
+// this class with a dispatcher to its render fleet (docs/server.md).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <tollgate/pricing/usage.hpp>
+
+#include "clock.hpp"
+#include "config.hpp"
+
+namespace tollgate_server {
+
+/// How a generation ended.
+struct generation_result {
+  bool succeeded = true;
+  std::vector<std::string> output;  ///< succeeded: the output URLs
+  std::string failure;              ///< failed: for a person
+  std::string failure_code;         ///< failed: for a program
+};
+
+/// The simulated generator (see the file comment). Thread-safe.
+class simulated_generator {
+ public:
+  /// Hears each task that ends; called without the generator's lock held,
+  /// on the generator's thread (system clock) or in run_due() (manual clock).
+  using finish_fn = std::function<void(const std::string& task, const generation_result&)>;
+
+  simulated_generator(simulation_settings settings, server_clock clock)
+      : settings_(std::move(settings)), clock_(std::move(clock)) {}
+  simulated_generator(const simulated_generator&) = delete;
+  simulated_generator& operator=(const simulated_generator&) = delete;
+  ~simulated_generator() { stop(); }
+
+  /// Sets where outcomes go and, on the system clock, starts the thread.
+  void run(finish_fn on_finish) {
+    on_finish_ = std::move(on_finish);
+    if (!clock_.manual()) thread_ = std::thread([this] { loop(); });
+  }
+  /// Stops the thread (tasks still running stay unfinished: after a restart
+  /// the gate hands them to start() again).
+  void stop() {
+    {
+      std::lock_guard lk(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  /// Task `task` of `model` (producing `kind`) started running now.
+  void start(const std::string& task, const std::string& model, tollgate::media_kind kind) {
+    const auto now = clock_.now();
+    const auto due = now + generation_time(model);
+    {
+      std::lock_guard lk(mutex_);
+      if (running_.count(task) != 0) return;  // already running: a repeated start changes nothing
+      running_.emplace(task, entry{now, due, kind, sequence_++});
+      queue_.emplace(key{due, running_.at(task).sequence}, task);
+    }
+    wake_.notify_all();
+  }
+
+  /// Forgets a task that ended elsewhere (cancelled); false when unknown.
+  bool forget(const std::string& task) {
+    std::lock_guard lk(mutex_);
+    const auto it = running_.find(task);
+    if (it == running_.end()) return false;
+    queue_.erase(key{it->second.due, it->second.sequence});
+    running_.erase(it);
+    return true;
+  }
+
+  /// How far a running task is, from 0 to 1; nullopt when it is not running here.
+  [[nodiscard]] std::optional<double> progress(const std::string& task) const {
+    std::lock_guard lk(mutex_);
+    const auto it = running_.find(task);
+    if (it == running_.end()) return std::nullopt;
+    const auto total = it->second.due - it->second.started;
+    if (total.count() <= 0) return 1.0;
+    const auto done = clock_.now() - it->second.started;
+    const double p = static_cast<double>(done.count()) / static_cast<double>(total.count());
+    return p < 0 ? 0.0 : p > 1 ? 1.0 : p;
+  }
+
+  /// Finishes every task due by now, earliest first (ties in start order);
+  /// returns how many.
+  std::size_t run_due() {
+    std::size_t n = 0;
+    while (auto next = take_due(clock_.now())) {
+      on_finish_(next->first, next->second);
+      ++n;
+    }
+    return n;
+  }
+
+  /// Tasks running here.
+  [[nodiscard]] std::size_t running() const {
+    std::lock_guard lk(mutex_);
+    return running_.size();
+  }
+
+  /// How long a task of `model` runs.
+  [[nodiscard]] std::chrono::milliseconds generation_time(std::string_view model) const {
+    const auto it = settings_.generation.find(model);
+    return it == settings_.generation.end() ? settings_.default_generation : it->second;
+  }
+
+  /// Whether `task` fails: a hash of its id and the seed, below the share.
+  [[nodiscard]] bool fails(std::string_view task) const noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull ^ settings_.seed;  // FNV-1a, then a splitmix64 finish
+    for (const char c : task) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h % 1'000'000 < settings_.failure_ppm;
+  }
+
+ private:
+  struct entry {
+    wall_time started;
+    wall_time due;
+    tollgate::media_kind kind;
+    std::uint64_t sequence;
+  };
+  struct key {
+    wall_time due;
+    std::uint64_t sequence;
+    friend bool operator<(const key& a, const key& b) {
+      return a.due != b.due ? a.due < b.due : a.sequence < b.sequence;
+    }
+  };
+
+  // Removes the earliest task due by `now` and says how it ended.
+  std::optional<std::pair<std::string, generation_result>> take_due(wall_time now) {
+    std::lock_guard lk(mutex_);
+    if (queue_.empty() || queue_.begin()->first.due > now) return std::nullopt;
+    std::string task = queue_.begin()->second;
+    queue_.erase(queue_.begin());
+    const tollgate::media_kind kind = running_.at(task).kind;
+    running_.erase(task);
+    return std::make_pair(task, outcome(task, kind));
+  }
+
+  [[nodiscard]] generation_result outcome(const std::string& task, tollgate::media_kind kind) const {
+    if (fails(task))
+      return generation_result{false, {}, "The generation failed (simulated).", "INTERNAL.BAD_OUTPUT.CODE01"};
+    const char* extension = kind == tollgate::media_kind::image ? "png" : kind == tollgate::media_kind::audio ? "mp3" : "mp4";
+    return generation_result{true, {fmt::format("{}/{}/0.{}", settings_.output_url, task, extension)}, {}, {}};
+  }
+
+  // The system clock's thread: sleeps until the earliest task is due.
+  void loop() {
+    std::unique_lock lk(mutex_);
+    while (!stopping_) {
+      if (queue_.empty()) {
+        wake_.wait(lk);
+        continue;
+      }
+      const wall_time due = queue_.begin()->first.due;
+      if (due > clock_.now()) {
+        wake_.wait_until(lk, due);
+        continue;
+      }
+      lk.unlock();
+      run_due();
+      lk.lock();
+    }
+  }
+
+  const simulation_settings settings_;
+  server_clock clock_;
+  finish_fn on_finish_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, entry> running_;
+  std::map<key, std::string> queue_;
+  std::uint64_t sequence_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tollgate_server
