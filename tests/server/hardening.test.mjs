@@ -10,7 +10,7 @@ let journalBefore;
 
 before(async () => {
   server = await startServer(
-    testConfig({ http: { max_body_bytes: 65536, max_header_bytes: 8192, header_timeout_ms: 1000, body_timeout_ms: 1000, idle_timeout_ms: 3000, max_connections: 1100 } }),
+    testConfig({ http: { io_threads: 2, max_body_bytes: 65536, max_header_bytes: 8192, header_timeout_ms: 1000, body_timeout_ms: 1000, idle_timeout_ms: 3000, max_connections: 1100 } }),
   );
   journalBefore = fileDigest(server.journal);
 });
@@ -47,6 +47,27 @@ test('a repeated key is refused by its path', async () => {
   const res = await create('{"model":"gen4_turbo","ratio":"1280:720","ratio":"720:1280","promptImage":"https://x/y.jpg"}');
   assert.equal(res.status, 400);
   assert.match((await res.json()).error, /ratio: repeated key/);
+});
+
+test('deeply nested JSON is answered, not a crash', async () => {
+  for (const body of ['['.repeat(30000) + ']'.repeat(30000), '{"a":'.repeat(10000) + '1' + '}'.repeat(10000), '['.repeat(60000)]) {
+    const res = await create(body);
+    assert.equal(res.status, 400);
+  }
+  await healthy();
+});
+
+test('odd headers: a huge or odd key, a bad version, a bad Idempotency-Key', async () => {
+  let res = await api(server, '/v1/organization', { key: 'k'.repeat(5000) });
+  assert.equal(res.status, 401);
+  res = await api(server, '/v1/organization', { headers: { Authorization: 'Basic a2V5OnNlY3JldA==' } });
+  assert.equal(res.status, 401);
+  res = await api(server, '/v1/organization', { headers: { 'X-Runway-Version': '' } });
+  assert.equal(res.status, 400);
+  res = await create(good, { 'Idempotency-Key': 'x'.repeat(49) });
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).code, 'invalid_idempotency_key');
+  await healthy();
 });
 
 test('invalid UTF-8 in a string is a 400', async () => {
