@@ -28,3 +28,11 @@
 // tiers/
 #include "tiers/tier_table.hpp"
 #include "tiers/runway.hpp"
+#include "tiers/observer.hpp"
+#include "tiers/promotion.hpp"
+#include "tiers/schedule.hpp"
+#include "tiers/spend_cap.hpp"
+#include "tiers/overrides.hpp"
+#include "tiers/book.hpp"
+#include "tiers/autobilling.hpp"
+#include "tiers/codec.hpp"

@@ -304,3 +304,109 @@ TEST_CASE("purchases, holds and time steps on the ledger against a reference mod
   CHECK(promoted > 0);
   CHECK(model.accounts["a"].tier > 1);
 }
+
+namespace {
+
+// A table of the default shape with its thresholds scaled: money x m, days x d.
+struct scaled {
+  int m, d;
+  static constexpr int money[] = {0, 50, 100, 1000, 5000};
+  static constexpr int days[] = {0, 1, 7, 14, 30};
+  [[nodiscard]] tier_table table() const {
+    std::vector<tier> ts(runway_tier_table().tiers().begin(), runway_tier_table().tiers().end());
+    for (std::size_t i = 0; i < ts.size(); ++i)
+      ts[i].criteria = promotion_criteria{usd(money[i] * m), std::chrono::days(days[i] * d)};
+    return tier_table(runway_tier_table().groups(), ts);
+  }
+  // Written out again, by hand: the highest tier (1-5) the figures reach.
+  [[nodiscard]] std::uint32_t reaches(const usd& bought, std::optional<time_point> first, time_point now) const {
+    for (int i = 4; i >= 1; --i)
+      if (bought >= usd(money[i] * m) &&
+          (days[i] * d == 0 || (first && now - *first >= std::chrono::days(days[i] * d))))
+        return static_cast<std::uint32_t>(i + 1);
+    return 1;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("no demotion after any sequence of figures, sweeps, table reloads and restarts") {
+  const std::uint64_t sd = seed();
+  INFO("seed " << sd << " (TOLLGATE_TEST_SEED to replay)");
+  std::mt19937_64 rng(sd);
+  const scaled tables[] = {{1, 1}, {10, 2}, {1, 0}, {100, 5}};
+  std::size_t current = 0;
+  auto book = std::make_unique<book_type>(tables[0].table());
+  struct figures {
+    usd bought;
+    std::optional<time_point> first;
+    std::uint32_t recorded = 1;  // the reference's record
+  };
+  std::map<std::string, figures> ref;
+  time_point now = start();
+  const auto settle = [&](const std::string& a) {
+    figures& f = ref[a];
+    f.recorded = std::max(f.recorded, tables[current].reaches(f.bought, f.first, now));
+  };
+  int reloads = 0, restarts = 0, ups = 0, dues = 0;
+  for (int step = 0; step < 3000; ++step) {
+    // New accounts keep arriving (old ones soon sit at the top, where nothing is due).
+    const std::string a = fmt::format("acct-{}", step / 300 * 4 + static_cast<int>(rng() % 4));
+    // Of 20: 8 new figures, 6 time steps, 4 exact due times, 1 reload, 1 restart.
+    const int pick = static_cast<int>(rng() % 20);
+    switch (pick < 8 ? 0 : pick < 14 ? 2 : pick < 18 ? 5 : pick == 18 ? 3 : 4) {
+      case 0: {
+        figures& f = ref[a];
+        if (rng() % 3 != 0) {  // a purchase: figures as a ledger keeps them (age then promotes in a sweep)
+          f.bought += usd(static_cast<std::int64_t>(rng() % 2 == 0 ? rng() % 40 : rng() % 3000));
+          if (!f.first) f.first = now;
+        } else {  // any figures: less money, an earlier or later first purchase, none
+          f.bought = usd(static_cast<std::int64_t>(rng() % 8000));
+          f.first = rng() % 5 == 0 ? std::nullopt : std::optional(now - std::chrono::hours(rng() % (24 * 60)));
+        }
+        book->touch(a, f.bought, f.first, now);
+        settle(a);
+        break;
+      }
+      case 2:  // time passes, the sweep runs
+        now += std::chrono::minutes(rng() % (60 * 72));
+        ups += static_cast<int>(book->due_promotions(now).size());
+        for (auto& [name, f] : ref) settle(name);
+        break;
+      case 3:  // a reload, to any table, stricter or looser
+        current = rng() % std::size(tables);
+        book->set_table(tables[current].table(), now);
+        for (auto& [name, f] : ref) settle(name);
+        ++reloads;
+        break;
+      case 4: {  // a restart: the records through their bytes, the figures from the ledger
+        std::map<std::string, std::string> stored;
+        for (const auto& [name, f] : ref) stored[name] = encode_tier_state(book->record(name));
+        book = std::make_unique<book_type>(tables[current].table());
+        for (const auto& [name, bytes] : stored)
+          book->restore(name, *decode_tier_state<book_type::record_type>(bytes), ref[name].bought, ref[name].first, now);
+        for (auto& [name, f] : ref) settle(name);
+        ++restarts;
+        break;
+      }
+      default:  // a clock read at an exact due time
+        if (const auto due = book->next_due(a); due && *due >= now) {
+          ++dues;
+          now = *due;
+          ups += static_cast<int>(book->due_promotions(now).size());
+          for (auto& [name, f] : ref) settle(name);
+        }
+        break;
+    }
+    for (const auto& [name, f] : ref) {
+      INFO("step " << step << " " << name);
+      REQUIRE(std::max<std::uint32_t>(1, book->record(name).tier.value) == f.recorded);
+      REQUIRE(book->table()->at(book->tier_of(name, now)).id.value ==
+              std::max(f.recorded, tables[current].reaches(f.bought, f.first, now)));
+    }
+  }
+  CHECK(reloads > 0);
+  CHECK(restarts > 0);
+  INFO("reloads " << reloads << " restarts " << restarts << " dues " << dues);
+  CHECK(ups > 0);
+}
