@@ -236,9 +236,13 @@ class api {
           "# TYPE tollgate_http_connections_refused_total counter\ntollgate_http_connections_refused_total {}\n"
           "# HELP tollgate_http_connections_timed_out_total Connections closed by a deadline.\n"
           "# TYPE tollgate_http_connections_timed_out_total counter\ntollgate_http_connections_timed_out_total {}\n"
+          "# HELP tollgate_http_bodies_refused_total Bodies refused over max_buffered_bytes.\n"
+          "# TYPE tollgate_http_bodies_refused_total counter\ntollgate_http_bodies_refused_total {}\n"
+          "# HELP tollgate_http_buffered_bytes Bytes reserved for request bodies.\n# TYPE tollgate_http_buffered_bytes gauge\n"
+          "tollgate_http_buffered_bytes {}\n"
           "# HELP tollgate_http_responses_total Responses by status class.\n# TYPE tollgate_http_responses_total counter\n",
           c.connections_open.load(), c.connections_accepted.load(), c.connections_refused.load(),
-          c.connections_timed_out.load());
+          c.connections_timed_out.load(), c.bodies_refused.load(), c.buffered_bytes.load());
       for (int k = 1; k < 6; ++k)
         text += fmt::format("tollgate_http_responses_total{{class=\"{}xx\"}} {}\n", k, c.responses_by_class[k].load());
     }

@@ -188,7 +188,7 @@ inline void read_listen(const std::string& text, const std::string& path, server
 
 inline void read_http(const ojson& v, const std::string& path, http_settings& h) {
   object_at(v, path, {"max_body_bytes", "max_header_bytes", "idle_timeout_ms", "header_timeout_ms", "body_timeout_ms",
-                      "write_timeout_ms", "max_connections", "io_threads", "log_requests"});
+                      "write_timeout_ms", "max_connections", "max_buffered_bytes", "io_threads", "log_requests"});
   constexpr std::int64_t day_ms = 86'400'000;
   if (auto* f = find(v, "max_body_bytes")) h.max_body_bytes = static_cast<std::size_t>(integer_at(*f, member(path, "max_body_bytes"), 1, std::int64_t{1} << 30));
   if (auto* f = find(v, "max_header_bytes")) h.max_header_bytes = static_cast<std::size_t>(integer_at(*f, member(path, "max_header_bytes"), 1024, std::int64_t{1} << 20));
@@ -197,6 +197,7 @@ inline void read_http(const ojson& v, const std::string& path, http_settings& h)
   if (auto* f = find(v, "body_timeout_ms")) h.body_timeout = millis_at(*f, member(path, "body_timeout_ms"), 1, day_ms);
   if (auto* f = find(v, "write_timeout_ms")) h.write_timeout = millis_at(*f, member(path, "write_timeout_ms"), 1, day_ms);
   if (auto* f = find(v, "max_connections")) h.max_connections = static_cast<std::size_t>(integer_at(*f, member(path, "max_connections"), 1, 1'000'000));
+  if (auto* f = find(v, "max_buffered_bytes")) h.max_buffered_bytes = static_cast<std::size_t>(integer_at(*f, member(path, "max_buffered_bytes"), 1, std::int64_t{1} << 40));
   if (auto* f = find(v, "io_threads")) h.io_threads = static_cast<unsigned>(integer_at(*f, member(path, "io_threads"), 1, 256));
   if (auto* f = find(v, "log_requests")) h.log_requests = bool_at(*f, member(path, "log_requests"));
 }

@@ -62,6 +62,10 @@ struct http_settings {
   std::chrono::milliseconds body_timeout{30'000};    ///< body not complete: close
   std::chrono::milliseconds write_timeout{30'000};   ///< answer not taken: close
   std::size_t max_connections = 4096;  ///< open connections at most; more get 503
+  /// Request bodies held in memory at once, over all connections: a body
+  /// that would pass it gets a 503 (retry), so many slow large bodies cannot
+  /// exhaust memory (max_connections x max_body_bytes could).
+  std::size_t max_buffered_bytes = std::size_t{256} << 20;
   unsigned io_threads = 1;             ///< threads running the network
   bool log_requests = true;            ///< one line per request on stderr
 };
@@ -83,6 +87,8 @@ struct http_counters {
   std::atomic<std::uint64_t> connections_timed_out{0};
   std::atomic<std::int64_t> connections_open{0};
   std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> bodies_refused{0};  ///< over max_buffered_bytes
+  std::atomic<std::size_t> buffered_bytes{0};    ///< reserved for bodies being read or handled
   std::atomic<std::uint64_t> responses_by_class[6]{};  ///< [status / 100]
 };
 
@@ -155,8 +161,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
   }
+  // Reserves the body's bytes (its Content-Length, or the limit when it is
+  // chunked) from the server's budget until the answer is written.
+  bool reserve_body();
+  void release_body();
   void fail_and_close(http::status status, std::string_view message) {
     response res = detail::plain_error(status, message, 11);
+    if (status == http::status::service_unavailable) res.set("x-should-retry", "true");
     linger_ = true;
     write(std::move(res), request_note{});
   }
@@ -187,6 +198,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool idle_ = false;
   bool close_after_write_ = false;
   bool linger_ = false;
+  std::size_t reserved_ = 0;  ///< bytes of the budget this request's body holds
   std::string method_;
   std::string path_;
   std::chrono::steady_clock::time_point started_{};
@@ -328,7 +340,28 @@ inline http_session::http_session(tcp::socket&& socket, http_server& server)
   server_.opened(this);
 }
 
-inline http_session::~http_session() { server_.closed(this); }
+inline bool http_session::reserve_body() {
+  const auto len = parser_->content_length();
+  const std::size_t need = len ? static_cast<std::size_t>(*len) : parser_->chunked() ? server_.settings().max_body_bytes : 0;
+  if (need == 0) return true;
+  auto& total = server_.counters_.buffered_bytes;
+  std::size_t now = total.load(std::memory_order_relaxed);
+  do {
+    if (now + need > server_.settings().max_buffered_bytes) return false;
+  } while (!total.compare_exchange_weak(now, now + need, std::memory_order_relaxed));
+  reserved_ = need;
+  return true;
+}
+inline void http_session::release_body() {
+  if (reserved_ == 0) return;
+  server_.counters_.buffered_bytes.fetch_sub(reserved_, std::memory_order_relaxed);
+  reserved_ = 0;
+}
+
+inline http_session::~http_session() {
+  release_body();
+  server_.closed(this);
+}
 
 inline void http_session::wait_for_request() {
   if (server_.stopping()) return close();
@@ -377,6 +410,10 @@ inline void http_session::read_header() {
     if (const auto len = s.parser_->content_length(); len && *len > s.server_.settings().max_body_bytes)
       return s.fail_and_close(http::status::payload_too_large,
                               fmt::format("the request body is larger than {} bytes", s.server_.settings().max_body_bytes));
+    if (!s.reserve_body()) {
+      s.server_.counters_.bodies_refused.fetch_add(1, std::memory_order_relaxed);
+      return s.fail_and_close(http::status::service_unavailable, "the server is reading too many request bodies; retry shortly");
+    }
     s.read_body();
   });
 }
@@ -428,6 +465,7 @@ inline void http_session::dispatch_request() {
 }
 
 inline void http_session::write(response&& res, request_note note) {
+  release_body();
   if (close_after_write_ || server_.stopping() || !res.keep_alive()) {
     close_after_write_ = true;
     res.keep_alive(false);

@@ -3,7 +3,7 @@
 // and writes nothing to the ledger.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, testConfig, api, admin, rawConnection, rawExchange, fileDigest, sleep, KEYS } from './harness.mjs';
+import { startServer, testConfig, api, admin, rawConnection, rawExchange, fileDigest, sleep, KEYS, ADMIN_KEY } from './harness.mjs';
 
 let server;
 let journalBefore;
@@ -128,6 +128,32 @@ test('a huge body through fetch is refused and the server goes on', async () => 
   const res = await create('{"x":"' + 'y'.repeat(200_000) + '"}').catch((e) => e);
   if (res instanceof Response) assert.equal(res.status, 413);
   await healthy();
+});
+
+test('bodies in memory are bounded over all connections: past the budget a 503 to retry', async () => {
+  const small = await startServer(testConfig({ http: { max_body_bytes: 65536, max_buffered_bytes: 100000, body_timeout_ms: 5000 } }));
+  try {
+    const head = `POST /v1/image_to_video HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEYS.studio}\r\n` +
+      `X-Runway-Version: 2024-11-06\r\nContent-Type: application/json\r\nContent-Length: 60000\r\nConnection: close\r\n\r\n`;
+    const a = rawConnection(small);
+    await a.connected;
+    a.socket.write(head + '{"x":"');  // holds 60,000 bytes of the 100,000
+    await sleep(200);
+    const b = await rawExchange(small, head);
+    assert.match(b, /^HTTP\/1.1 503 /);
+    assert.match(b, /x-should-retry: true/i);
+    a.socket.write('y'.repeat(60000 - 8) + '"}');
+    assert.match(await a.closed, /^HTTP\/1.1 400 /);  // read in full and answered (not a valid create)
+    const c = rawConnection(small);
+    await c.connected;
+    c.socket.write(head + '{"x":"' + 'y'.repeat(60000 - 8) + '"}');
+    assert.match(await c.closed, /^HTTP\/1.1 400 /);  // the budget came back
+    const metrics = await (await fetch(`${small.url}/metrics`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } })).text();
+    assert.match(metrics, /^tollgate_http_bodies_refused_total 1$/m);
+    assert.match(metrics, /^tollgate_http_buffered_bytes 0$/m);
+  } finally {
+    await small.dispose();
+  }
 });
 
 test('a header over the limit is a 431', async () => {
