@@ -272,6 +272,13 @@ test('pipelined requests are answered in order', async () => {
   assert.deepEqual(statuses, ['200', '404', '200']);
 });
 
+test('the log has one line per request and never a key', async () => {
+  const lines = server.stderr.split('\n').filter((l) => / (GET|POST|PUT|PATCH|DELETE) /.test(l));
+  assert.ok(lines.length > 50, `${lines.length} request lines`);
+  for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \S+ \S+ \d{3} \d+\.\d{3}ms account=\S+$/);
+  for (const secret of [...Object.values(KEYS), ADMIN_KEY, 'Bearer']) assert.ok(!server.stderr.includes(secret), `the log holds '${secret}'`);
+});
+
 test('nothing above wrote to the ledger', async () => {
   assert.equal(fileDigest(server.journal), journalBefore);
   const account = await (await admin(server, '/admin/accounts/studio')).json();
