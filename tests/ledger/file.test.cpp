@@ -15,6 +15,7 @@
 
 #include <tollgate/ledger/ledger.hpp>
 
+#include "journal_fixture.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -22,27 +23,11 @@ namespace {
 using namespace std::chrono_literals;
 using namespace tollgate::literals;
 using tollgate::errc;
-using tollgate::manual_clock;
 namespace fs = std::filesystem;
 
-using fledger = tollgate::basic_ledger<
-    tollgate::ledger_traits<manual_clock, tollgate::journal_storage<>, tollgate::single_thread>>;
 
-struct file_fixture {
-  test_support::temp_dir dir{"file"};
-  manual_clock clock{manual_clock::time_point(1000s)};
-  tollgate::journal_config cfg;
-  file_fixture() {
-    cfg.path = dir.file("ledger.journal");
-    cfg.segment_bytes = 64 * 1024;
-    cfg.tear_window = 64 * 1024;
-  }
-  tollgate::result<std::unique_ptr<fledger>> try_open() { return fledger::open(cfg, {}, clock); }
-  std::unique_ptr<fledger> open() {
-    auto r = try_open();
-    if (!r) FAIL(r.error().message());
-    return std::move(*r);
-  }
+struct file_fixture : test_support::journal_fixture {
+  file_fixture() : journal_fixture("file") {}
   void make_fifo(const std::string& p) { REQUIRE(::mkfifo(p.c_str(), 0644) == 0); }
 };
 

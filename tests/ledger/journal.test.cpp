@@ -19,6 +19,7 @@
 
 #include <tollgate/ledger/ledger.hpp>
 
+#include "journal_fixture.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -30,8 +31,8 @@ using tollgate::manual_clock;
 namespace fs = std::filesystem;
 namespace ld = tollgate::ledger_detail;
 
-using jledger = tollgate::basic_ledger<
-    tollgate::ledger_traits<manual_clock, tollgate::journal_storage<>, tollgate::single_thread>>;
+using test_support::jledger;
+using test_support::journal_fixture;
 
 using test_support::read_file;
 using test_support::record_offsets;
@@ -53,35 +54,6 @@ void set_version(const std::string& p, std::uint32_t version) {
   ld::store_le<std::uint32_t>(h.data() + 4092, ld::crc32c(h.data(), 4092));
   write_at(p, 0, std::vector<std::byte>(h.begin(), h.begin() + 4096));
 }
-
-struct journal_fixture {
-  test_support::temp_dir dir{"journal"};
-  manual_clock clock{manual_clock::time_point(1000s)};
-  tollgate::journal_config cfg;
-  journal_fixture() {
-    cfg.path = dir.file("ledger.journal");
-    cfg.segment_bytes = 64 * 1024;
-    cfg.tear_window = 64 * 1024;
-  }
-  std::unique_ptr<jledger> open() {
-    auto r = jledger::open(cfg, {}, clock);
-    if (!r) FAIL(r.error().message());
-    return std::move(*r);
-  }
-  tollgate::result<std::unique_ptr<jledger>> try_open() { return jledger::open(cfg, {}, clock); }
-  // A little history: purchases, holds, captures, charges.
-  void history(jledger& l, int n, int first = 0) {
-    for (int i = first; i < first + n; ++i) {
-      const std::string k = std::to_string(i);
-      REQUIRE(l.purchase("acme", 1_usd, "p" + k));
-      auto h = l.hold("acme", 10_cr, "h" + k);
-      REQUIRE(h);
-      REQUIRE(l.capture(h->hold, 4_cr, "c" + k));
-      REQUIRE(l.charge("acme", 1_cr, "x" + k));
-      clock.advance(1s);
-    }
-  }
-};
 
 }  // namespace
 
