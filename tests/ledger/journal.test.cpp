@@ -51,7 +51,7 @@ std::vector<std::byte> bytes(std::initializer_list<int> v) {
 void set_version(const std::string& p, std::uint32_t version) {
   auto h = read_file(p);
   ld::store_le<std::uint32_t>(h.data() + 8, version);
-  ld::store_le<std::uint32_t>(h.data() + 4092, ld::crc32c(h.data(), 4092));
+  ld::store_le<std::uint32_t>(h.data() + ld::header_fixed_size, ld::crc32c(h.data(), ld::header_fixed_size));
   write_at(p, 0, std::vector<std::byte>(h.begin(), h.begin() + 4096));
 }
 
@@ -101,12 +101,12 @@ TEST_CASE("journal: the header is checked", "[journal]") {
     CHECK(r.error().message().find(fmt::format("reads and writes version {} only", ld::journal_format)) !=
           std::string::npos);
   }
-  SECTION("an older format (version 1: no durable watermark in its records)") {
+  SECTION("an older format (version 2: records not chained, no watermark in the header)") {
     {
       auto l = f.open();
       REQUIRE(l->purchase("acme", 1_usd, "p"));
     }
-    set_version(f.cfg.path, 1);
+    set_version(f.cfg.path, 2);
     const auto before = read_file(f.cfg.path);
     for (bool ro : {false, true}) {
       f.cfg.read_only = ro;
@@ -114,8 +114,9 @@ TEST_CASE("journal: the header is checked", "[journal]") {
       REQUIRE_FALSE(r);
       CHECK(r.error() == errc::corrupt_journal);
       const std::string m = r.error().message();
-      CHECK(m.find("journal format version 1 is not supported") != std::string::npos);
-      CHECK(m.find("reads and writes version 2 only") != std::string::npos);
+      CHECK(m.find("journal format version 2 is not supported") != std::string::npos);
+      CHECK(m.find("reads and writes version 3 only") != std::string::npos);
+      CHECK(m.find("older build") != std::string::npos);
     }
     CHECK(read_file(f.cfg.path) == before);  // refused, not rewritten
   }
@@ -268,8 +269,8 @@ TEST_CASE("journal: a record that does not replay refuses the open", "[journal]"
   w.u32v(1);
   ld::state::encode_op(w, ld::op_in{tollgate::operation_kind::charge, "k2", "acme", {}, 500'000'000},
                        ld::receipt_rec{});
-  tollgate::journal_storage<>::end_frame(buf, pos, 2, 1);
   const auto first = read_file(f.cfg.path);
+  tollgate::journal_storage<>::end_frame(buf, pos, 2, 1, test_support::chain_at_end(first));
   write_at(f.cfg.path, end + ld::frame_header_size + ld::load_le<std::uint32_t>(first.data() + end + 4), buf);
   auto r = f.try_open();
   REQUIRE_FALSE(r);
@@ -614,9 +615,10 @@ std::uint64_t end_of_data(const std::vector<std::byte>& f) {
   return end;
 }
 
-// A framed charge record, as the ledger writes it.
+// A framed charge record, as the ledger writes it, after the record whose
+// chain value is `chain` (which becomes this record's).
 std::vector<std::byte> charge_record(std::uint64_t seq, std::uint64_t durable, const std::string& key,
-                                     long long seconds) {
+                                     long long seconds, std::uint64_t& chain) {
   std::vector<std::byte> buf;
   const auto pos = tollgate::journal_storage<>::begin_frame(buf);
   ld::writer w(buf);
@@ -625,7 +627,7 @@ std::vector<std::byte> charge_record(std::uint64_t seq, std::uint64_t durable, c
   w.u32v(1);
   ld::state::encode_op(w, ld::op_in{tollgate::operation_kind::charge, key, "acme", {}, 1'000'000},
                        ld::receipt_rec{});
-  tollgate::journal_storage<>::end_frame(buf, pos, seq, durable);
+  chain = tollgate::journal_storage<>::end_frame(buf, pos, seq, durable, chain);
   return buf;
 }
 
@@ -733,7 +735,8 @@ TEST_CASE("journal: damage in the last tear window that a later record vouches f
     CHECK(m.find(reason) != std::string::npos);
     CHECK(m.find(fmt::format("record 7 at offset {} is intact", offs[6])) != std::string::npos);
     CHECK(m.find("every record through 6 was durable") != std::string::npos);
-    CHECK(m.find(fmt::format("truncate it at offset {} to keep the 5 records", at)) != std::string::npos);
+    CHECK(m.find(fmt::format("keep the 5 records before offset {}", at)) != std::string::npos);
+    CHECK(m.find(fmt::format("repair --truncate-at {}", at)) != std::string::npos);
     CHECK(read_file(f.cfg.path) == damaged);  // nothing cut, nothing zeroed
     CHECK(torn_copies(f.cfg.path).empty());
   }
@@ -797,7 +800,10 @@ TEST_CASE("journal: a torn last record is cut, and its bytes are kept beside the
     CHECK(read_file(copy) == cut);  // exactly the bytes cut
     const auto after = read_file(f.cfg.path);
     CHECK(end_of_data(after) <= cut_at);  // zeroed from the torn record on
-    CHECK(std::equal(after.begin(), after.begin() + static_cast<long>(cut_at), before.begin()));
+    // The records before the cut are as they were (the header's watermark
+    // now says where the records end).
+    CHECK(std::equal(after.begin() + ld::journal_header_size, after.begin() + static_cast<long>(cut_at),
+                     before.begin() + ld::journal_header_size));
     CHECK(l->lookup("x2").has_value() == (records == 12));
     REQUIRE(l->charge("acme", 1_cr, "after"));
   }
@@ -867,9 +873,11 @@ TEST_CASE("journal: a torn group commit is cut unless a later record vouches for
     REQUIRE(l->purchase("acme", 1_usd, "p"));
   }
   const std::uint64_t end = records_end(f.cfg.path);
+  const std::uint64_t chain1 = test_support::chain_at_end(read_file(f.cfg.path));
   const auto add = [&](std::uint64_t durable3, bool damage2) {
-    auto r2 = charge_record(2, 1, "k2", 2000);
-    auto r3 = charge_record(3, durable3, "k3", 2000);
+    std::uint64_t chain = chain1;
+    auto r2 = charge_record(2, 1, "k2", 2000, chain);
+    auto r3 = charge_record(3, durable3, "k3", 2000, chain);
     if (damage2) r2[ld::frame_header_size + 5] ^= std::byte{0x01};
     std::vector<std::byte> both = r2;
     both.insert(both.end(), r3.begin(), r3.end());
@@ -909,7 +917,8 @@ TEST_CASE("journal: a torn group commit is cut unless a later record vouches for
   SECTION("a record that says it was durable before it was written is not intact") {
     // end_frame refuses to build one; patch record 3's mark and checksum.
     auto both = add(1, false);
-    const std::size_t r3 = both.size() - charge_record(3, 1, "k3", 2000).size();
+    std::uint64_t chain = 0;
+    const std::size_t r3 = both.size() - charge_record(3, 1, "k3", 2000, chain).size();
     ld::store_le<std::uint64_t>(both.data() + r3 + 16, 3);
     ld::store_le<std::uint32_t>(both.data() + r3,
                                 ld::crc32c(both.data() + r3 + 4, both.size() - r3 - 4));
@@ -918,5 +927,216 @@ TEST_CASE("journal: a torn group commit is cut unless a later record vouches for
     auto l = f.open();
     CHECK(l->recovery().records == 2);
     CHECK(l->recovery().notes.find("says record 3 was durable before it was written") != std::string::npos);
+  }
+}
+
+namespace {
+
+// Replaces the file at `p` with `bytes` (a restore from a backup, a copy
+// made with head -c).
+void write_file(const std::string& p, const std::vector<std::byte>& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+TEST_CASE("journal: a snapshot of another history is never used (no double charge)",
+          "[journal][snapshot]") {
+  // The snapshot used to be checked against "an intact record at the offset
+  // it names": a journal restored from a backup, or whose damaged last
+  // record was cut, took a new record of the same length at that offset and
+  // the snapshot of the other history was loaded: the charge in it counted,
+  // the new one did not, and its retry was charged again.
+  journal_fixture f;
+  {
+    auto l = f.open();
+    REQUIRE(l->purchase("acme", 10_usd, "p1"));
+  }
+  const auto backup = read_file(f.cfg.path);
+  {
+    auto l = f.open();
+    REQUIRE(l->charge("acme", 1_cr, "A1"));
+    REQUIRE(l->snapshot());
+  }
+  SECTION("the journal restored from a backup taken before the snapshot") {
+    write_file(f.cfg.path, backup);
+    SUCCEED("cp j.bak j");
+  }
+  SECTION("the damaged last record cut as a torn tail") {
+    const auto offs = record_offsets(f.cfg.path);
+    REQUIRE(offs.size() == 2);
+    auto b = read_file(f.cfg.path);
+    write_at(f.cfg.path, offs[1] + ld::frame_header_size + 2,
+             {b[offs[1] + ld::frame_header_size + 2] ^ std::byte{0x20}});
+    auto l = f.open();
+    CHECK(l->recovery().torn_tail_cut);
+    SUCCEED("record 2 (A1) damaged, cut as a torn tail");
+  }
+  {
+    auto l = f.open();
+    CHECK_FALSE(l->recovery().snapshot_used);
+    REQUIRE(l->charge("acme", 9_cr, "B1"));  // the same length as A1's record, at its offset
+  }
+  for (bool ro : {true, false}) {
+    f.cfg.read_only = ro;
+    auto l = f.open();
+    INFO(l->recovery().notes);
+    CHECK_FALSE(l->recovery().snapshot_used);
+    CHECK(l->recovery().notes.find("snapshot ignored") != std::string::npos);
+    CHECK(l->balance("acme")->available == 991_cr);
+    CHECK_FALSE(l->lookup("A1"));
+    CHECK(l->lookup("B1"));
+  }
+  f.cfg.read_only = false;
+  auto l = f.open();
+  auto retry = l->charge("acme", 9_cr, "B1");
+  REQUIRE(retry);
+  CHECK(retry->replayed);
+  CHECK(l->balance("acme")->available == 991_cr);
+}
+
+TEST_CASE("journal: a journal cut short inside an earlier record is refused, not shortened",
+          "[journal]") {
+  // head -c 4700 j > w on a ten-record journal used to open with the records
+  // after the cut missing, though later records had vouched for them, and
+  // the next write cut the rest and freed their keys for reuse.
+  journal_fixture f;
+  {
+    auto l = f.open();
+    REQUIRE(l->purchase("acme", 10_usd, "p"));
+    for (int i = 1; i < 10; ++i) REQUIRE(l->charge("acme", 1_cr, "c" + std::to_string(i)));
+  }
+  const auto full = read_file(f.cfg.path);
+  const auto offs = record_offsets(f.cfg.path);
+  REQUIRE(offs.size() == 10);
+  const std::string w = f.dir.file("w.journal");
+  // Inside record 7 (of 10): records 1 to 6 survive whole.
+  const std::uint64_t cut = offs[6] + 20;
+  std::string kind;
+  SECTION("the file cut short (head -c)") {
+    write_file(w, std::vector<std::byte>(full.begin(), full.begin() + static_cast<long>(cut)));
+    kind = "head -c";
+  }
+  SECTION("the file as long as before, zeros from the cut on") {
+    auto z = full;
+    std::fill(z.begin() + static_cast<long>(cut), z.end(), std::byte{0});
+    write_file(w, z);
+    kind = "zeroed";
+  }
+  const auto before = read_file(w);
+  f.cfg.path = w;
+  for (bool ro : {true, false}) {
+    INFO(kind << (ro ? ", read-only" : ", writable"));
+    f.cfg.read_only = ro;
+    auto r = f.try_open();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::corrupt_journal);
+    const std::string m = r.error().message();
+    INFO(m);
+    CHECK(m.find(fmt::format("offset {}", offs[6])) != std::string::npos);
+    CHECK(m.find("record 7") != std::string::npos);
+    CHECK(m.find("acknowledged") != std::string::npos);
+    CHECK(m.find(fmt::format("repair --truncate-at {}", offs[6])) != std::string::npos);
+    CHECK(read_file(w) == before);
+    CHECK(torn_copies(w).empty());
+  }
+}
+
+namespace {
+
+ld::watermark watermark_of(const std::string& p) {
+  const auto f = read_file(p);
+  ld::watermark wm;
+  REQUIRE(wm.decode(f.data() + ld::watermark_offset));
+  return wm;
+}
+
+}  // namespace
+
+TEST_CASE("journal: the header keeps a copy of the durable watermark, rewritten with every sync",
+          "[journal]") {
+  journal_fixture f;
+  auto l = f.open();
+  for (int i = 1; i <= 5; ++i) {
+    REQUIRE(l->purchase("acme", 1_usd, "p" + std::to_string(i)));
+    const auto offs = record_offsets(f.cfg.path);
+    const auto file = read_file(f.cfg.path);
+    const auto end = [&](std::size_t k) {
+      return k == 0 ? ld::journal_header_size
+                    : offs[k - 1] + ld::frame_header_size + ld::load_le<std::uint32_t>(file.data() + offs[k - 1] + 4);
+    };
+    // Written with record i, before its fdatasync: record i - 1 was durable.
+    const auto wm = watermark_of(f.cfg.path);
+    CHECK(wm.durable == static_cast<std::uint64_t>(i - 1));
+    CHECK(wm.durable_end == end(i - 1));
+    CHECK(wm.written == static_cast<std::uint64_t>(i));
+    CHECK(wm.written_end == end(i));
+  }
+}
+
+TEST_CASE("journal: repair keeps the records before an offset and copies the rest aside", "[journal]") {
+  journal_fixture f;
+  {
+    auto l = f.open();
+    REQUIRE(l->purchase("acme", 10_usd, "p"));
+    for (int i = 1; i < 10; ++i) REQUIRE(l->charge("acme", 1_cr, "c" + std::to_string(i)));
+  }
+  const auto offs = record_offsets(f.cfg.path);
+  REQUIRE(offs.size() == 10);
+  const auto full = read_file(f.cfg.path);
+  SECTION("a journal cut short inside record 7") {
+    const std::uint64_t cut = offs[6] + 20;
+    write_file(f.cfg.path, std::vector<std::byte>(full.begin(), full.begin() + static_cast<long>(cut)));
+    REQUIRE(f.try_open().code() == errc::corrupt_journal);
+    // Not a record boundary: refused, naming the boundaries around it.
+    auto inside = jledger::repair(f.cfg, offs[5] + 3);
+    REQUIRE_FALSE(inside);
+    CHECK(inside.error() == errc::invalid_argument);
+    CHECK(inside.error().message().find(fmt::format("truncate at offset {} or {}", offs[5], offs[6])) !=
+          std::string::npos);
+    // Past the last intact record: refused.
+    auto past = jledger::repair(f.cfg, cut);
+    REQUIRE_FALSE(past);
+    CHECK(past.error().message().find(fmt::format("record 7 at offset {} is not intact", offs[6])) !=
+          std::string::npos);
+    CHECK(read_file(f.cfg.path).size() == cut);  // nothing changed
+    auto r = jledger::repair(f.cfg, offs[6]);
+    REQUIRE(r);
+    CHECK(r->records == 6);
+    CHECK(r->cut_offset == offs[6]);
+    // What was cut, up to its last non-zero byte, is in the copy.
+    const std::uint64_t data_end = end_of_data(std::vector<std::byte>(full.begin(), full.begin() + static_cast<long>(cut)));
+    CHECK(r->cut_bytes == data_end - offs[6]);
+    CHECK(r->copy == fmt::format("{}.cut-{}", f.cfg.path, offs[6]));
+    CHECK(read_file(r->copy) == std::vector<std::byte>(full.begin() + static_cast<long>(offs[6]),
+                                                       full.begin() + static_cast<long>(data_end)));
+    auto l = f.open();
+    CHECK(l->recovery().records == 6);
+    CHECK_FALSE(l->recovery().torn_tail);
+    CHECK(l->balance("acme")->available == 995_cr);
+    REQUIRE(l->charge("acme", 1_cr, "after"));
+    CHECK_FALSE(l->lookup("c6"));
+  }
+  SECTION("damage the watermark cannot be trusted with: repair at the end of the records rewrites it") {
+    auto b = read_file(f.cfg.path);
+    write_at(f.cfg.path, ld::watermark_offset + 3, {b[ld::watermark_offset + 3] ^ std::byte{0x10}});
+    auto refused = f.try_open();
+    REQUIRE_FALSE(refused);
+    const std::uint64_t end = records_end(f.cfg.path);
+    CHECK(refused.error().message().find("watermark") != std::string::npos);
+    CHECK(refused.error().message().find(fmt::format("repair --truncate-at {}", end)) != std::string::npos);
+    auto r = jledger::repair(f.cfg, end);
+    REQUIRE(r);
+    CHECK(r->records == 10);
+    CHECK(r->cut_bytes == 0);
+    CHECK(r->copy.empty());
+    auto l = f.open();
+    CHECK(l->recovery().records == 10);
+    CHECK(l->balance("acme")->available == 991_cr);
+  }
+  SECTION("a journal another ledger has open for writing is not repaired") {
+    auto l = f.open();
+    CHECK(jledger::repair(f.cfg, offs[9]).code() == errc::locked);
   }
 }

@@ -142,8 +142,8 @@ TEST_CASE("invariants: a checksummed snapshot that breaks one is ignored, the jo
   add(payload, paid_at, 1'000'000);
   add(payload, sys_offset(tollgate::party::adjustments), -1'000'000);
   std::memcpy(file.data() + ld::snapshot_header_size, payload.data(), payload.size());
-  ld::store_le<std::uint32_t>(file.data() + 64, ld::crc32c(payload.data(), payload.size()));
-  ld::store_le<std::uint32_t>(file.data() + 68, ld::crc32c(file.data(), 68));
+  ld::store_le<std::uint32_t>(file.data() + 72, ld::crc32c(payload.data(), payload.size()));
+  ld::store_le<std::uint32_t>(file.data() + 76, ld::crc32c(file.data(), 76));
   cfg.fs.set_contents("ledger.journal.snapshot", file);
 
   auto l = jledger::open(cfg, {}, clock);

@@ -131,6 +131,17 @@ inline std::vector<std::uint64_t> record_offsets(const std::vector<std::byte>& f
 }
 inline std::vector<std::uint64_t> record_offsets(const std::string& p) { return record_offsets(read_file(p)); }
 
+/// The chain value a record appended to the journal file `f` must name: the
+/// last record's, or with none the journal id's.
+inline std::uint64_t chain_at_end(const std::vector<std::byte>& f) {
+  namespace ld = tollgate::ledger_detail;
+  const auto offs = record_offsets(f);
+  if (offs.empty())
+    return ld::initial_chain(ld::load_le<std::uint64_t>(f.data() + 24), ld::load_le<std::uint64_t>(f.data() + 32));
+  const auto len = ld::load_le<std::uint32_t>(f.data() + offs.back() + 4);
+  return ld::frame_chain(f.data() + offs.back(), ld::frame_header_size + len);
+}
+
 /// Files beside the journal whose names start with `JOURNAL.torn-` (the
 /// copies of torn tails that a writable open cut); none when the directory
 /// cannot be read.

@@ -1,35 +1,49 @@
 // journal_storage: the ledger's durable storage, one append-only file.
 //
-// Layout. A 4096-byte header (magic "TGJOURNL", format version, header size,
-// the tear window, a random journal id, CRC32C), then records, each framed as
-// [u32 crc32c][u32 payload length][u64 sequence number][u64 durable through]
-// [payload]; the CRC covers everything after itself, sequence numbers count up
-// from 1 without gaps, and "durable through" is the highest sequence number
-// whose fdatasync had returned success when the record was framed (every_op:
-// the previous record's). The file is grown in zero-filled segments written
-// ahead of time, so committing a record is a pwrite into space that already
-// exists plus an fdatasync that has no file size to update.
+// Layout. A 4096-byte header: a fixed part (magic "TGJOURNL", format version,
+// header size, the tear window, a random journal id, CRC32C) and, in a sector
+// of its own, a copy of the durable watermark (which records had been synced,
+// and how far the last write reached), rewritten with every fdatasync. Then
+// records, each framed as [u32 crc32c][u32 payload length][u64 sequence
+// number][u64 durable through][u64 chain of the previous record][payload]: the
+// CRC covers everything after itself, sequence numbers count up from 1
+// without gaps, "durable through" is the highest sequence number whose
+// fdatasync had returned success when the record was framed (every_op: the
+// previous record's), and the chain value of a record is XXH64 of its bytes
+// after the CRC (so it covers the previous record's, and so on back to the
+// journal's id): one record's chain value names its whole history. The file
+// is grown in zero-filled segments written ahead of time, so committing a
+// record is a pwrite into space that already exists plus an fdatasync that
+// has no file size to update.
 //
-// Recovery. Replay reads records until the first one that is not intact. If
-// only zeros follow, that is the end of the data. If non-zero bytes follow but
-// all within one "tear window" (the most any single unsynced write can span:
-// the writer never has more than that in flight), it is a torn write that was
-// never acknowledged, unless an intact record after it says the bad one had
-// already been synced: then the bad record was acknowledged and has been
-// damaged since, and the open is refused. A torn write is reported and, on a
-// writable open, copied to FILE.torn-OFFSET (synced) and then zeroed. Anything
-// else (a bad record followed by more data than one write could leave) is
-// damage, and the open is refused with the offset and the reason. A record
-// no later record vouches for (the last one; with group commit, the others
-// of the last group) is the one case left: damage to it looks like a torn
-// write, and the copy is what keeps it.
+// Recovery. Replay reads records until the first one that is not intact. The
+// watermark in the header says which records had been acknowledged: if one of
+// them is missing (the file was cut short, zeroed, or damaged) the open is
+// refused. A record that is intact but does not follow the one before it
+// (another history) is refused too. If only zeros follow the last record,
+// that is the end of the data. If non-zero bytes follow but all within one
+// "tear window" (the most any single unsynced write can span: the writer never
+// has more than that in flight), it is a torn write that was never
+// acknowledged, unless an intact record after it says the bad one had already
+// been synced: then the bad record was acknowledged and has been damaged
+// since, and the open is refused. A torn write is reported and, on a writable
+// open, copied to FILE.torn-OFFSET (synced) and then zeroed. Anything else (a
+// bad record followed by more data than one write could leave) is damage, and
+// the open is refused with the offset, the reason and what to do. A record no
+// later record and no watermark vouches for (the last one; with group commit,
+// the others of the last group) is the one case left: damage to it looks like
+// a torn write, and the copy is what keeps it. Keeping only the records before
+// damage is an operator's explicit choice: repair(), which copies the rest to
+// FILE.cut-OFFSET first.
 //
-// A snapshot (FILE.snapshot: header, the ledger state, CRC32C) records which
-// journal record it covers; it is written to a temporary file, fsynced,
-// renamed into place and the directory fsynced, and on open it is used only
-// if it matches the journal, so a bad or stale snapshot costs time, never
-// data. An exclusive flock stops a second writer. After a failed write or
-// fdatasync the storage refuses every further write.
+// A snapshot (FILE.snapshot: header, the ledger state, CRC32C) names the last
+// record it covers by offset, sequence number and chain value; it is written
+// to a temporary file, fsynced, renamed into place and the directory fsynced,
+// and on open it is used only if the journal holds exactly the history it
+// covers (that record, with that chain value), so a bad or stale snapshot, or
+// one of another history, costs time, never data. An exclusive flock stops a
+// second writer. After a failed write or fdatasync the storage refuses every
+// further write.
 #pragma once
 
 #include <algorithm>
@@ -58,19 +72,71 @@ namespace tollgate {
 namespace ledger_detail {
 inline constexpr char journal_magic[8] = {'T', 'G', 'J', 'O', 'U', 'R', 'N', 'L'};
 inline constexpr char snapshot_magic[8] = {'T', 'G', 'S', 'N', 'A', 'P', 'S', 'H'};
-/// Version 2: record frames carry the durable watermark (version 1 did not).
-inline constexpr u32 journal_format = 2;
-inline constexpr u32 snapshot_file_format = 1;
+/// Version 3: records are chained and the header keeps a copy of the durable
+/// watermark (version 2 had neither; version 1 no durable mark at all).
+inline constexpr u32 journal_format = 3;
+/// Version 2: the snapshot names the chain value of the last record it covers.
+inline constexpr u32 snapshot_file_format = 2;
 inline constexpr u64 journal_header_size = 4096;
-/// crc32c, payload length, sequence number, durable through.
-inline constexpr std::size_t frame_header_size = 24;
-inline constexpr std::size_t snapshot_header_size = 72;
+/// The header's fixed part is bytes 0 .. 507, its CRC32C at 508.
+inline constexpr std::size_t header_fixed_size = 508;
+/// The watermark: 32 bytes and their CRC32C at offset 512, a sector of its
+/// own, so that rewriting it can never tear the fixed part.
+inline constexpr std::size_t watermark_offset = 512;
+inline constexpr std::size_t watermark_size = 36;
+/// crc32c, payload length, sequence number, durable through, previous chain.
+inline constexpr std::size_t frame_header_size = 32;
+inline constexpr std::size_t snapshot_header_size = 80;
 /// The smallest record payload: version, time and an operation count.
 inline constexpr std::size_t min_payload_size = 13;
 /// The smallest whole record.
 inline constexpr std::size_t min_record_size = frame_header_size + min_payload_size;
 inline constexpr u32 min_tear_window = 64 * 1024;
 inline constexpr u32 max_tear_window = 16 * 1024 * 1024;
+
+/// The chain value of the framed record `frame` (`n` bytes): XXH64 of its
+/// bytes after the CRC, which hold the previous record's chain value.
+[[nodiscard]] inline u64 frame_chain(const std::byte* frame, std::size_t n) noexcept {
+  return xxh64(frame + 4, n - 4, 0);
+}
+/// The chain value before record 1: XXH64 of the journal's id.
+[[nodiscard]] inline u64 initial_chain(u64 id_hi, u64 id_lo) noexcept {
+  std::byte id[16];
+  store_le<u64>(id, id_hi);
+  store_le<u64>(id + 8, id_lo);
+  return xxh64(id, sizeof id, 0);
+}
+
+/**
+ * The copy of the durable watermark in the journal's header. Written before
+ * each fdatasync with what was known then, so it never claims more than the
+ * records themselves do, and a truncation cannot take it away with them.
+ */
+struct watermark {
+  u64 durable = 0;                        ///< every record through this one had been synced
+  u64 durable_end = journal_header_size;  ///< where record `durable` ends
+  u64 written = 0;                        ///< the last record written when it was stored
+  u64 written_end = journal_header_size;  ///< where record `written` ends
+
+  void encode(std::byte* p) const noexcept {
+    store_le<u64>(p, durable);
+    store_le<u64>(p + 8, durable_end);
+    store_le<u64>(p + 16, written);
+    store_le<u64>(p + 24, written_end);
+    store_le<u32>(p + 32, crc32c(p, 32));
+  }
+  /// False when the checksum does not match or the fields contradict each other.
+  [[nodiscard]] bool decode(const std::byte* p) noexcept {
+    durable = load_le<u64>(p);
+    durable_end = load_le<u64>(p + 8);
+    written = load_le<u64>(p + 16);
+    written_end = load_le<u64>(p + 24);
+    return crc32c(p, 32) == load_le<u32>(p + 32) && durable <= written &&
+           durable_end >= journal_header_size && durable_end <= written_end &&
+           (durable == 0) == (durable_end == journal_header_size) &&
+           (written == 0) == (written_end == journal_header_size);
+  }
+};
 }  // namespace ledger_detail
 
 /**
@@ -147,18 +213,22 @@ class journal_storage {
         tear_window_(o.tear_window_),
         id_hi_(o.id_hi_),
         id_lo_(o.id_lo_),
+        wm_(o.wm_),
+        wm_problem_(std::move(o.wm_problem_)),
         tail_(o.tail_),
         capacity_(o.capacity_),
         next_seq_(o.next_seq_),
         last_record_start_(o.last_record_start_),
+        chain_(o.chain_),
         unsynced_(o.unsynced_),
+        durable_end_(o.durable_end_),
         durable_through_(o.durable_through_.load(std::memory_order_relaxed)),
         failed_(o.failed_),
         failure_(std::move(o.failure_)) {}
   journal_storage& operator=(journal_storage&&) = delete;
   ~journal_storage() {
     if (!open_) return;
-    if (!cfg_.read_only && !failed_ && unsynced_ > 0) (void)cfg_.fs.fdatasync(fd_);
+    if (!cfg_.read_only && !failed_ && unsynced_ > 0) (void)sync();
     cfg_.fs.close(fd_);
   }
 
@@ -168,144 +238,53 @@ class journal_storage {
    * journal after `sink.reset()`), then `sink.record(seq, bytes) ->
    * result<void>` for every record. On a writable open, copies a torn tail
    * to FILE.torn-OFFSET and cuts it, then syncs the journal (so everything
-   * replayed counts as durable). Errors: errc::corrupt_journal (damage, with
-   * the offset and what to do), errc::storage_failure (the torn tail could
-   * not be copied aside: nothing was cut), errc::io_error.
+   * replayed counts as durable). Errors: errc::corrupt_journal (damage, an
+   * acknowledged record missing, a record of another history, with the
+   * offset and what to do), errc::storage_failure (the torn tail could not
+   * be copied aside: nothing was cut), errc::io_error.
    */
   template <class Sink>
   [[nodiscard]] result<recovery_report> replay(Sink& sink) {
-    using namespace ledger_detail;
     recovery_report rep;
-    u64 off = journal_header_size;
-    u64 seq = 1;
-    last_record_start_ = 0;
-    if (cfg_.use_snapshot) {
-      auto snap = read_snapshot();
-      if (!snap) {
-        rep.notes += fmt::format("snapshot ignored: {}\n", snap.error().message());
-      } else if (snap->has_value()) {
-        const snapshot_file& sf = **snap;
-        if (auto a = check_anchor(sf); !a) {
-          rep.notes += fmt::format("snapshot ignored: {}\n", a.error().message());
-        } else if (auto r = sink.snapshot(std::span<const std::byte>(sf.payload)); !r) {
-          rep.notes += fmt::format("snapshot ignored: {}\n", r.error().message());
-          sink.reset();
-        } else {
-          off = sf.end;
-          seq = sf.seq + 1;
-          last_record_start_ = sf.last;
-          rep.snapshot_used = true;
-          rep.snapshot_records = sf.seq;
-        }
-      }
-    }
+    position at = start_position();
+    if (cfg_.use_snapshot) at = load_snapshot(sink, rep).value_or(at);
     scanner sc(*this);
-    std::string bad;
-    while (true) {
-      if (capacity_ - off < frame_header_size) {
-        bad = "a record header is cut off by the end of the file";
-        break;
-      }
-      auto h = sc.get(off, frame_header_size);
-      if (!h) return h.error();
-      const u32 crc = load_le<u32>(*h);
-      const u32 len = load_le<u32>(*h + 4);
-      const u64 s = load_le<u64>(*h + 8);
-      const u64 durable = load_le<u64>(*h + 16);
-      if (crc == 0 && len == 0 && s == 0 && durable == 0) break;  // zeros: the end, unless data follows
-      if (len < min_payload_size || len > tear_window_ - frame_header_size ||
-          len > capacity_ - off - frame_header_size) {
-        bad = fmt::format("record length {} is out of range", len);
-        break;
-      }
-      auto f = sc.get(off, frame_header_size + len);
-      if (!f) return f.error();
-      if (crc32c(*f + 4, frame_header_size - 4 + len) != crc) {
-        bad = "checksum mismatch";
-        break;
-      }
-      if (s != seq) {
-        bad = fmt::format("sequence number {} where {} was expected", s, seq);
-        break;
-      }
-      if (durable >= s) {
-        bad = fmt::format("record {} says record {} was durable before it was written", s, durable);
-        break;
-      }
-      if (auto r = sink.record(seq, std::span<const std::byte>(*f + frame_header_size, len)); !r)
-        return result<recovery_report>(
-            errc::corrupt_journal,
-            fmt::format("journal '{}': record {} at offset {} does not replay: {}", cfg_.path, seq,
-                        off, r.error().message()));
-      last_record_start_ = off;
-      off += frame_header_size + len;
-      ++seq;
-      ++rep.records;
-    }
-    // Classify what follows the last intact record.
-    auto tail = sc.nonzero_range(off);
-    if (!tail) return tail.error();
-    const auto [first_nz, end_nz] = *tail;
-    const std::string why = !bad.empty() ? bad
-                                         : fmt::format("the records stop (zeros), but non-zero bytes "
-                                                       "follow at offset {}",
-                                                       first_nz);
-    if (end_nz > off) {
-      if (end_nz - off > tear_window_)
-        return result<recovery_report>(
-            errc::corrupt_journal,
-            fmt::format("journal '{}' is damaged at offset {}: {}; data continues to offset {}, "
-                        "more than one unacknowledged write ({} bytes) can leave behind, so "
-                        "acknowledged records would be lost. Restore the file from a backup, or "
-                        "copy it aside and truncate it at offset {} to keep the {} records before "
-                        "the damage",
-                        cfg_.path, off, why, end_nz, tear_window_, off, seq - 1));
-      // Within one tear window this looks like a torn write. It is not if a
-      // later record, intact, says record `seq` had been synced before it
-      // was framed: then record `seq` was acknowledged, and is damaged.
-      auto proof = sc.find_durable_proof(off, end_nz, seq);
-      if (!proof) return proof.error();
-      if (*proof)
-        return result<recovery_report>(
-            errc::corrupt_journal,
-            fmt::format("journal '{}' is damaged at offset {}: record {} is not intact ({}), but it "
-                        "had been acknowledged: record {} at offset {} is intact and says every "
-                        "record through {} was durable when it was written. Restore the file from "
-                        "a backup, or copy it aside and truncate it at offset {} to keep the {} "
-                        "records before the damage (record {} and the records after it, at least "
-                        "through record {}, would be lost)",
-                        cfg_.path, off, seq, why, (*proof)->seq, (*proof)->offset,
-                        (*proof)->durable, off, seq - 1, seq, (*proof)->seq));
-      rep.torn_tail = true;
-      rep.torn_offset = off;
-      rep.torn_bytes = end_nz - off;
-      if (!cfg_.read_only) {
-        // Keep the bytes before zeroing them: damage to the last record looks
-        // exactly like a torn write (nothing after it can vouch for it), so
-        // this copy is the only way back to it.
-        auto kept = keep_torn(off, end_nz);
-        if (!kept) return kept.error();
-        rep.torn_copy = *kept;
-        if (auto r = zero_range(off, end_nz); !r) return in_journal(r.error());
-        rep.torn_tail_cut = true;
-      }
-      rep.notes += fmt::format(
-          "torn tail: {} bytes at offset {} are the remains of a write that was never "
-          "acknowledged ({}); {}\n",
-          end_nz - off, off, bad.empty() ? "a hole, then data" : bad,
-          cfg_.read_only ? std::string("left as is (read-only)")
-                         : fmt::format("copied to '{}', then zeroed", rep.torn_copy));
-    }
-    if (!cfg_.read_only) {
-      // Whatever the last writer left unsynced is synced now, so every
-      // record replayed is durable and the next record may say so.
-      if (auto r = cfg_.fs.fdatasync(fd_); !r) return in_journal(r.error());
-      durable_through_.store(seq - 1, std::memory_order_release);
-    }
-    tail_ = off;
-    next_seq_ = seq;
-    rep.end_offset = off;
+    auto stop = replay_records(sink, sc, at, rep);
+    if (!stop) return stop.error();
+    if (auto r = check_history(*stop, at); !r) return r.error();
+    if (auto r = settle_tail(sc, *stop, at, rep); !r) return r.error();
+    if (!cfg_.read_only)
+      if (auto r = make_durable(at); !r) return r.error();
+    tail_ = at.off;
+    next_seq_ = at.seq;
+    chain_ = at.chain;
+    last_record_start_ = at.last;
+    rep.end_offset = at.off;
     return rep;
+  }
+
+  /**
+   * Keeps the records before offset `truncate_at` and cuts the rest: the
+   * operator's choice for a journal refused as damaged or incomplete, when
+   * no backup holds what was lost. Everything from `truncate_at` to the last
+   * non-zero byte is first copied to FILE.cut-OFFSET (FILE.cut-OFFSET.2, ...
+   * when that name holds other bytes; synced and linked into place), then
+   * zeroed, and the header's watermark is rewritten to say the records kept
+   * are the whole history. `truncate_at` must be where an intact record
+   * ends (or the end of the header, to keep none), with every record before
+   * it intact and in order. A snapshot covering records that are cut is
+   * ignored from then on (it no longer matches). Errors: errc::invalid_argument
+   * (the offset is not such a boundary: the message names the nearest ones),
+   * errc::corrupt_journal (the header's fixed part is damaged: restore from
+   * a backup), errc::locked, errc::storage_failure (the copy could not be
+   * made: nothing was cut), errc::io_error.
+   */
+  [[nodiscard]] static result<repair_report> repair(config c, std::uint64_t truncate_at) {
+    c.read_only = false;
+    c.create = false;
+    auto opened = open(std::move(c));
+    if (!opened) return opened.error();
+    return opened->cut_at(truncate_at);
   }
 
   // ------------------------------------------------------------ writing
@@ -318,13 +297,16 @@ class journal_storage {
   }
   /**
    * Completes the frame begun at `pos` (the payload is everything after it)
-   * as record `seq`. `durable_through` is the highest sequence number known
-   * durable now (durable_through(), read when the record is framed); it
-   * must be below `seq`. Recovery trusts it: a record that says record k
-   * was durable proves that a bad record k is damage, not a torn write.
+   * as record `seq`, following the record whose chain value is `prev`
+   * (chain() after replay, then what the previous end_frame returned).
+   * `durable_through` is the highest sequence number known durable now
+   * (durable_through(), read when the record is framed); it must be below
+   * `seq`. Recovery trusts it: a record that says record k was durable
+   * proves that a bad record k is damage, not a torn write. Returns the
+   * record's chain value.
    */
-  static void end_frame(std::vector<std::byte>& buf, std::size_t pos, std::uint64_t seq,
-                        std::uint64_t durable_through) {
+  static std::uint64_t end_frame(std::vector<std::byte>& buf, std::size_t pos, std::uint64_t seq,
+                                 std::uint64_t durable_through, std::uint64_t prev) {
     using namespace ledger_detail;
     TOLLGATE_ASSERT(durable_through < seq, "journal: a record framed as durable before it is written");
     std::byte* p = buf.data() + pos;
@@ -332,7 +314,9 @@ class journal_storage {
     store_le<u32>(p + 4, len);
     store_le<u64>(p + 8, seq);
     store_le<u64>(p + 16, durable_through);
+    store_le<u64>(p + 24, prev);
     store_le<u32>(p, crc32c(p + 4, frame_header_size - 4 + len));
+    return frame_chain(p, frame_header_size + len);
   }
 
   /// The largest payload one record may have.
@@ -346,6 +330,8 @@ class journal_storage {
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   /// The sequence number the next record must carry.
   [[nodiscard]] std::uint64_t next_seq() const noexcept { return next_seq_; }
+  /// The chain value of the last record replayed (the journal id's before record 1).
+  [[nodiscard]] std::uint64_t chain() const noexcept { return chain_; }
   /**
    * The highest sequence number made durable by an fdatasync that returned
    * success (after a writable open: every record replayed). Thread-safe: a
@@ -393,13 +379,19 @@ class journal_storage {
     return {};
   }
 
-  /// Makes every written record durable (fdatasync).
+  /**
+   * Makes every written record durable (fdatasync). The header's watermark
+   * is rewritten first, in the same fdatasync, with what was known before
+   * it: the records durable so far, and how far the writes reached.
+   */
   [[nodiscard]] result<void> sync() {
+    using namespace ledger_detail;
     if (auto r = writable(); !r) return r;
     if (unsynced_ == 0) return {};
+    const watermark wm{durable_through_.load(std::memory_order_relaxed), durable_end_, next_seq_ - 1, tail_};
+    if (auto r = write_watermark(wm); !r) return fail(r.error().message());
     if (auto r = cfg_.fs.fdatasync(fd_); !r) return fail(r.error().message());
-    unsynced_ = 0;
-    durable_through_.store(next_seq_ - 1, std::memory_order_release);
+    mark_durable();
     return {};
   }
 
@@ -417,12 +409,15 @@ class journal_storage {
     store_le<u32>(h + 12, static_cast<u32>(snapshot_header_size));
     store_le<u64>(h + 16, id_hi_);
     store_le<u64>(h + 24, id_lo_);
+    auto chain = last_chain();
+    if (!chain) return chain.error();
     store_le<u64>(h + 32, next_seq_ - 1);
     store_le<u64>(h + 40, next_seq_ > 1 ? last_record_start_ : 0);
     store_le<u64>(h + 48, tail_);
-    store_le<u64>(h + 56, state.size());
-    store_le<u32>(h + 64, crc32c(state.data(), state.size()));
-    store_le<u32>(h + 68, crc32c(h, 68));
+    store_le<u64>(h + 56, *chain);
+    store_le<u64>(h + 64, state.size());
+    store_le<u32>(h + 72, crc32c(state.data(), state.size()));
+    store_le<u32>(h + 76, crc32c(h, 76));
     buf.insert(buf.end(), state.begin(), state.end());
     const std::string final_path = snapshot_path();
     const std::string tmp = final_path + ".tmp";
@@ -456,13 +451,26 @@ class journal_storage {
   explicit journal_storage(config c) : cfg_(std::move(c)) {}
 
   struct snapshot_file {
-    u64 seq = 0, last = 0, end = 0;
+    u64 seq = 0, last = 0, end = 0, chain = 0;
     std::vector<std::byte> payload;
   };
 
   // An intact record that proves an earlier one was durable.
   struct durable_proof {
     u64 offset = 0, seq = 0, durable = 0;
+  };
+
+  // Where replay stands: the next record's offset and sequence number, the
+  // chain value it must name, and where the last record replayed starts.
+  struct position {
+    u64 off = 0, seq = 1, chain = 0, last = 0;
+  };
+
+  // Why the records stopped: the first record that is not intact and why,
+  // or nothing (zeros).
+  struct stop {
+    std::string why;
+    bool other_history = false;  // an intact record that does not follow the one before
   };
 
   // Reads ahead in large chunks so replay costs few system calls.
@@ -543,6 +551,331 @@ class journal_storage {
     std::size_t len_ = 0;
   };
 
+  [[nodiscard]] position start_position() const {
+    return {ledger_detail::journal_header_size, 1, ledger_detail::initial_chain(id_hi_, id_lo_), 0};
+  }
+
+  [[nodiscard]] result<void> corrupt(std::string message) const {
+    return result<void>(errc::corrupt_journal, std::move(message));
+  }
+
+  // The state in the snapshot, if there is one and the journal holds the
+  // history it covers; otherwise a note, and replay starts at record 1.
+  template <class Sink>
+  [[nodiscard]] std::optional<position> load_snapshot(Sink& sink, recovery_report& rep) {
+    auto snap = read_snapshot();
+    std::string why;
+    if (!snap) {
+      why = snap.error().message();
+    } else if (!snap->has_value()) {
+      return std::nullopt;
+    } else if (auto a = check_anchor(**snap); !a) {
+      why = a.error().message();
+    } else if (auto r = sink.snapshot(std::span<const std::byte>((*snap)->payload)); !r) {
+      why = r.error().message();
+      sink.reset();
+    }
+    if (!why.empty()) {
+      rep.notes += fmt::format("snapshot ignored: {}\n", why);
+      return std::nullopt;
+    }
+    const snapshot_file& sf = **snap;
+    rep.snapshot_used = true;
+    rep.snapshot_records = sf.seq;
+    return position{sf.end, sf.seq + 1, sf.chain, sf.last};
+  }
+
+  // Replays every intact record from `at` on, moving `at` past each; returns
+  // why they stopped. A record that does not replay, or that contradicts
+  // the watermark, refuses the open.
+  template <class Sink>
+  [[nodiscard]] result<stop> replay_records(Sink& sink, scanner& sc, position& at, recovery_report& rep) {
+    using namespace ledger_detail;
+    while (true) {
+      if (capacity_ - at.off < frame_header_size) return stop{"a record header is cut off by the end of the file"};
+      auto h = sc.get(at.off, frame_header_size);
+      if (!h) return h.error();
+      const u32 len = load_le<u32>(*h + 4);
+      const u64 s = load_le<u64>(*h + 8), durable = load_le<u64>(*h + 16), prev = load_le<u64>(*h + 24);
+      if (std::all_of(*h, *h + frame_header_size, [](std::byte b) { return b == std::byte{0}; }))
+        return stop{};  // zeros: the end, unless data follows
+      if (len < min_payload_size || len > tear_window_ - frame_header_size ||
+          len > capacity_ - at.off - frame_header_size)
+        return stop{fmt::format("record length {} is out of range", len)};
+      auto f = sc.get(at.off, frame_header_size + len);
+      if (!f) return f.error();
+      if (crc32c(*f + 4, frame_header_size - 4 + len) != load_le<u32>(*f)) return stop{"checksum mismatch"};
+      if (s != at.seq) return stop{fmt::format("sequence number {} where {} was expected", s, at.seq)};
+      if (durable >= s)
+        return stop{fmt::format("record {} says record {} was durable before it was written", s, durable)};
+      if (prev != at.chain)
+        return stop{fmt::format("is intact but does not follow record {}: it names the chain value "
+                                "{:016x} for it, and the journal's record {} has {:016x}",
+                                s - 1, prev, s - 1, at.chain),
+                    true};
+      if (auto r = sink.record(s, std::span<const std::byte>(*f + frame_header_size, len)); !r)
+        return result<stop>(errc::corrupt_journal,
+                            fmt::format("journal '{}': record {} at offset {} does not replay: {}",
+                                        cfg_.path, s, at.off, r.error().message()));
+      const u64 end = at.off + frame_header_size + len;
+      if (s == wm_.durable && end != wm_.durable_end && wm_problem_.empty())
+        return result<stop>(errc::corrupt_journal,
+                            fmt::format("journal '{}': its header says record {} ends at offset {}, "
+                                        "but it ends at offset {}: the header and the records are "
+                                        "not of one journal. Restore the file from a backup",
+                                        cfg_.path, s, wm_.durable_end, end));
+      at = position{end, s + 1, frame_chain(*f, frame_header_size + len), at.off};
+      ++rep.records;
+    }
+  }
+
+  // The records replayed must be of one history, and checked against a
+  // watermark that can be trusted.
+  [[nodiscard]] result<void> check_history(const stop& st, const position& at) const {
+    const u64 kept = at.seq - 1;
+    const std::string why = st.why.empty() ? std::string("it reads as zeros") : st.why;
+    if (!wm_problem_.empty())
+      return corrupt(fmt::format(
+          "journal '{}': {}, so the open cannot tell whether records it had acknowledged are "
+          "missing. The intact records end at offset {} after record {} (record {}: {}). If they are "
+          "the whole history, {}; otherwise restore the file from a backup",
+          cfg_.path, wm_problem_, at.off, kept, at.seq, why, keep_advice(at.off, kept)));
+    if (st.other_history)
+      return corrupt(fmt::format(
+          "journal '{}' is damaged at offset {}: record {} {}; records of two histories are mixed "
+          "(part of another copy of the journal written over this one?). Restore the file from a "
+          "backup, or {}",
+          cfg_.path, at.off, at.seq, st.why, keep_advice(at.off, kept)));
+    return {};
+  }
+
+  // Every record the watermark says was acknowledged must be here.
+  [[nodiscard]] result<void> check_acknowledged(const stop& st, const position& at) const {
+    const u64 kept = at.seq - 1;
+    if (kept >= wm_.durable) return {};
+    return corrupt(fmt::format(
+        "journal '{}' is missing acknowledged records: the records stop at offset {} after record {} "
+        "(record {}: {}), but its header says every record through {} had been made durable "
+        "(acknowledged), ending at offset {}{}. Restore the file from a backup, or {} (records {} to "
+        "{} and any after them would be lost)",
+        cfg_.path, at.off, kept, at.seq, st.why.empty() ? std::string("it reads as zeros") : st.why,
+        wm_.durable, wm_.durable_end, cut_short_note(), keep_advice(at.off, kept), at.seq, wm_.durable));
+  }
+
+  // What an operator can do to keep the `kept` records before offset `off`.
+  [[nodiscard]] std::string keep_advice(u64 off, u64 kept) const {
+    return fmt::format("keep the {} records before offset {} with `tollgate-ledger {} repair "
+                       "--truncate-at {}` (journal_storage::repair), which first copies everything "
+                       "from offset {} on to '{}.cut-{}'",
+                       kept, off, cfg_.path, off, off, cfg_.path, off);
+  }
+  [[nodiscard]] std::string cut_short_note() const {
+    if (capacity_ >= wm_.written_end) return {};
+    return fmt::format("; the file is {} bytes, shorter than its last write reached (offset {}): it "
+                       "was cut short",
+                       capacity_, wm_.written_end);
+  }
+
+  // What follows the last intact record: nothing; a torn write (reported,
+  // and on a writable open copied aside and zeroed); or damage, or the loss
+  // of records the watermark says were acknowledged (refused).
+  [[nodiscard]] result<void> settle_tail(scanner& sc, const stop& st, const position& at,
+                                         recovery_report& rep) {
+    auto tail = sc.nonzero_range(at.off);
+    if (!tail) return tail.error();
+    const auto [first_nz, end_nz] = *tail;
+    // The watermark names records written after the last one here.
+    const bool write_lost = wm_.written >= at.seq;
+    if (end_nz <= at.off && !write_lost) return {};
+    if (end_nz > at.off)
+      if (auto r = check_torn(sc, st, at, first_nz, end_nz); !r) return r;
+    if (auto r = check_acknowledged(st, at); !r) return r;
+    rep.torn_tail = true;
+    rep.torn_offset = at.off;
+    rep.torn_bytes = end_nz > at.off ? end_nz - at.off : 0;
+    if (!cfg_.read_only) {
+      // Keep the bytes before zeroing them: damage to the last record looks
+      // exactly like a torn write (nothing after it can vouch for it), so
+      // this copy is the only way back to it.
+      if (rep.torn_bytes > 0) {
+        auto kept = keep_bytes(at.off, end_nz, "torn");
+        if (!kept) return kept.error();
+        rep.torn_copy = *kept;
+        if (auto r = zero_range(at.off, end_nz); !r) return in_journal(r.error());
+      }
+      rep.torn_tail_cut = true;
+    }
+    rep.notes += torn_note(st, at, rep, first_nz);
+    return {};
+  }
+
+  // Non-zero bytes after the last intact record: a torn write, unless they
+  // reach beyond one tear window or a later record vouches for the bad one.
+  [[nodiscard]] result<void> check_torn(scanner& sc, const stop& st, const position& at, u64 first_nz,
+                                        u64 end_nz) {
+    const u64 kept = at.seq - 1;
+    const std::string why = !st.why.empty() ? st.why
+                                            : fmt::format("the records stop (zeros), but non-zero "
+                                                          "bytes follow at offset {}",
+                                                          first_nz);
+    if (end_nz - at.off > tear_window_)
+      return corrupt(fmt::format(
+          "journal '{}' is damaged at offset {}: {}; data continues to offset {}, more than one "
+          "unacknowledged write ({} bytes) can leave behind, so acknowledged records would be lost. "
+          "Restore the file from a backup, or {}",
+          cfg_.path, at.off, why, end_nz, tear_window_, keep_advice(at.off, kept)));
+    // Within one tear window this looks like a torn write. It is not if a
+    // later record, intact, says record at.seq had been synced before it
+    // was framed: then record at.seq was acknowledged, and is damaged.
+    auto proof = sc.find_durable_proof(at.off, end_nz, at.seq);
+    if (!proof) return proof.error();
+    if (!*proof) return {};
+    return corrupt(fmt::format(
+        "journal '{}' is damaged at offset {}: record {} is not intact ({}), but it had been "
+        "acknowledged: record {} at offset {} is intact and says every record through {} was "
+        "durable when it was written. Restore the file from a backup, or {} (record {} and the "
+        "records after it, at least through record {}, would be lost)",
+        cfg_.path, at.off, at.seq, why, (*proof)->seq, (*proof)->offset, (*proof)->durable,
+        keep_advice(at.off, kept), at.seq, (*proof)->seq));
+  }
+
+  [[nodiscard]] std::string torn_note(const stop& st, const position& at, const recovery_report& rep,
+                                      u64 first_nz) const {
+    const std::string done = cfg_.read_only ? std::string("left as is (read-only)")
+                             : rep.torn_bytes > 0 ? fmt::format("copied to '{}', then zeroed", rep.torn_copy)
+                                                  : std::string("forgotten");
+    if (rep.torn_bytes == 0)
+      return fmt::format(
+          "torn tail: the last write (records {} to {}, offsets {} to {}) is not in the journal "
+          "(it reads as zeros{}); it was never acknowledged as far as the journal can tell (its "
+          "header says records through {} were durable, and they are here); {}\n",
+          at.seq, wm_.written, at.off, wm_.written_end, cut_short_note(), wm_.durable, done);
+    return fmt::format(
+        "torn tail: {} bytes at offset {} are the remains of a write that was never acknowledged "
+        "({}{}); {}\n",
+        rep.torn_bytes, at.off,
+        st.why.empty() ? fmt::format("a hole, then data at offset {}", first_nz) : st.why,
+        cut_short_note(), done);
+  }
+
+  // A writable open: whatever the last writer left unsynced is synced now,
+  // and the watermark no longer names records that were cut, so every
+  // record replayed is durable and the next record may say so.
+  [[nodiscard]] result<void> make_durable(const position& at) {
+    using namespace ledger_detail;
+    const watermark wm{wm_.durable, wm_.durable_end, at.seq - 1, at.off};
+    if (wm.written != wm_.written || wm.written_end != wm_.written_end)
+      if (auto r = write_watermark(wm); !r) return in_journal(r.error());
+    if (auto r = cfg_.fs.fdatasync(fd_); !r) return in_journal(r.error());
+    wm_ = wm;
+    durable_end_ = at.off;
+    durable_through_.store(at.seq - 1, std::memory_order_release);
+    return {};
+  }
+
+  // The state after a successful fdatasync: everything written is durable.
+  void mark_durable() noexcept {
+    unsynced_ = 0;
+    durable_end_ = tail_;
+    durable_through_.store(next_seq_ - 1, std::memory_order_release);
+  }
+
+  [[nodiscard]] result<void> write_watermark(const ledger_detail::watermark& wm) {
+    std::byte b[ledger_detail::watermark_size];
+    wm.encode(b);
+    return write_all(fd_, b, sizeof b, ledger_detail::watermark_offset);
+  }
+
+  // The chain value of the last record written (read back from the file).
+  [[nodiscard]] result<u64> last_chain() {
+    using namespace ledger_detail;
+    if (next_seq_ == 1) return initial_chain(id_hi_, id_lo_);
+    std::vector<std::byte> f(static_cast<std::size_t>(tail_ - last_record_start_));
+    auto r = cfg_.fs.pread(fd_, f.data(), f.size(), last_record_start_);
+    if (!r) return in_journal(r.error());
+    if (*r != f.size())
+      return result<u64>(errc::io_error, fmt::format("journal '{}' ended while reading offset {}",
+                                                     cfg_.path, last_record_start_));
+    return frame_chain(f.data(), f.size());
+  }
+
+  // repair(): keeps the records before `truncate_at`, cuts the rest.
+  [[nodiscard]] result<repair_report> cut_at(u64 truncate_at) {
+    using namespace ledger_detail;
+    scanner sc(*this);
+    position at = start_position();
+    while (at.off < truncate_at) {
+      auto next = next_intact(sc, at);
+      if (!next) return next.error();
+      if (next->off > truncate_at)
+        return result<repair_report>(
+            errc::invalid_argument,
+            fmt::format("journal '{}': offset {} is inside record {} (offsets {} to {}); records "
+                        "can only be kept whole: truncate at offset {} or {}",
+                        cfg_.path, truncate_at, at.seq, at.off, next->off, at.off, next->off));
+      at = *next;
+    }
+    if (at.off != truncate_at)
+      return result<repair_report>(errc::invalid_argument,
+                                   fmt::format("journal '{}': offset {} is inside the header; the "
+                                               "records start at offset {}",
+                                               cfg_.path, truncate_at, at.off));
+    return cut_records(sc, at);
+  }
+
+  // The record at `at`, if it is intact and follows; else why not.
+  [[nodiscard]] result<position> next_intact(scanner& sc, const position& at) {
+    using namespace ledger_detail;
+    auto bad = [&](std::string why) {
+      return result<position>(
+          errc::invalid_argument,
+          fmt::format("journal '{}': record {} at offset {} is not intact ({}); only the records "
+                      "before it can be kept: truncate at offset {} or before",
+                      cfg_.path, at.seq, at.off, why, at.off));
+    };
+    if (capacity_ - at.off < frame_header_size) return bad("the file ends in its header");
+    auto h = sc.get(at.off, frame_header_size);
+    if (!h) return h.error();
+    const u32 len = load_le<u32>(*h + 4);
+    if (len < min_payload_size || len > tear_window_ - frame_header_size ||
+        len > capacity_ - at.off - frame_header_size)
+      return bad(fmt::format("record length {} is out of range", len));
+    auto f = sc.get(at.off, frame_header_size + len);
+    if (!f) return f.error();
+    if (crc32c(*f + 4, frame_header_size - 4 + len) != load_le<u32>(*f)) return bad("checksum mismatch");
+    if (load_le<u64>(*f + 8) != at.seq) return bad("wrong sequence number");
+    if (load_le<u64>(*f + 16) >= at.seq) return bad("a durable mark not below its sequence number");
+    if (load_le<u64>(*f + 24) != at.chain) return bad("it does not follow the record before it");
+    return position{at.off + frame_header_size + len, at.seq + 1, frame_chain(*f, frame_header_size + len),
+                    at.off};
+  }
+
+  // Copies everything non-zero from `at` on aside, zeroes it, and rewrites
+  // the watermark (and the rest of the header after the fixed part) to say
+  // the records before `at` are the whole history.
+  [[nodiscard]] result<repair_report> cut_records(scanner& sc, const position& at) {
+    using namespace ledger_detail;
+    repair_report rep;
+    rep.records = at.seq - 1;
+    rep.cut_offset = at.off;
+    auto tail = sc.nonzero_range(at.off);
+    if (!tail) return tail.error();
+    if (const u64 end_nz = tail->second; end_nz > at.off) {
+      auto kept = keep_bytes(at.off, end_nz, "cut");
+      if (!kept) return kept.error();
+      rep.copy = *kept;
+      rep.cut_bytes = end_nz - at.off;
+      if (auto r = zero_range(at.off, end_nz); !r) return in_journal(r.error());
+      if (auto r = cfg_.fs.fdatasync(fd_); !r) return in_journal(r.error());
+    }
+    std::vector<std::byte> rest(journal_header_size - watermark_offset);
+    const watermark wm{at.seq - 1, at.off, at.seq - 1, at.off};
+    wm.encode(rest.data());
+    if (auto r = write_all(fd_, rest.data(), rest.size(), watermark_offset); !r) return in_journal(r.error());
+    if (auto r = cfg_.fs.fdatasync(fd_); !r) return in_journal(r.error());
+    return rep;
+  }
+
   [[nodiscard]] std::string directory() const {
     auto dir = std::filesystem::path(cfg_.path).parent_path().string();
     return dir.empty() ? std::string(".") : dir;
@@ -589,19 +922,21 @@ class journal_storage {
     return {};
   }
 
-  // Copies the bytes [from, to) of the journal, about to be cut as a torn
-  // tail, to FILE.torn-FROM (FILE.torn-FROM.2, ... when that name holds
-  // other bytes), through a temporary file that is fsynced and linked into
-  // place, then syncs the directory. A copy with the same bytes, left by an
-  // open that stopped before cutting, is reused. Returns the copy's path.
-  [[nodiscard]] result<std::string> keep_torn(u64 from, u64 to) {
+  // Copies the bytes [from, to) of the journal, about to be cut (`kind`:
+  // "torn" for a torn tail, "cut" for repair), to FILE.KIND-FROM
+  // (FILE.KIND-FROM.2, ... when that name holds other bytes), through a
+  // temporary file that is fsynced and linked into place, then syncs the
+  // directory. A copy with the same bytes, left by an attempt that stopped
+  // before cutting, is reused. Returns the copy's path.
+  [[nodiscard]] result<std::string> keep_bytes(u64 from, u64 to, std::string_view kind) {
     auto failed = [&](const std::string& where, const std::string& why) {
       return result<std::string>(
           errc::storage_failure,
-          fmt::format("journal '{}': the torn tail at offset {} ({} bytes) could not be copied to "
-                      "'{}' ({}), so nothing was cut. Make room or fix the permissions of the "
-                      "journal's directory and open it again, or open it read-only",
-                      cfg_.path, from, to - from, where, why));
+          fmt::format("journal '{}': {} at offset {} ({} bytes) could not be copied to '{}' ({}), "
+                      "so nothing was cut. Make room or fix the permissions of the journal's "
+                      "directory and try again{}",
+                      cfg_.path, kind == "torn" ? "the torn tail" : "the bytes to cut", from,
+                      to - from, where, why, kind == "torn" ? ", or open it read-only" : ""));
     };
     std::vector<std::byte> bytes(static_cast<std::size_t>(to - from));
     auto r = cfg_.fs.pread(fd_, bytes.data(), bytes.size(), from);
@@ -609,7 +944,7 @@ class journal_storage {
     if (*r != bytes.size())
       return result<std::string>(errc::io_error, fmt::format("journal '{}' ended while reading offset {}",
                                                              cfg_.path, from));
-    const std::string base = fmt::format("{}.torn-{}", cfg_.path, from);
+    const std::string base = fmt::format("{}.{}-{}", cfg_.path, kind, from);
     constexpr int max_copies = 1000;
     for (int n = 1; n <= max_copies; ++n) {
       const std::string p = n == 1 ? base : fmt::format("{}.{}", base, n);
@@ -629,7 +964,7 @@ class journal_storage {
       if (!w) return failed(p, w.error().message());
       return p;
     }
-    return failed(base, fmt::format("{} copies of other torn tails at that offset exist already; "
+    return failed(base, fmt::format("{} copies of other bytes cut at that offset exist already; "
                                     "move them elsewhere",
                                     max_copies));
   }
@@ -675,8 +1010,7 @@ class journal_storage {
     if (auto r = zero_range(capacity_, cap); !r) return fail(r.error().message());
     if (auto r = cfg_.fs.fdatasync(fd_); !r) return fail(r.error().message());
     capacity_ = cap;
-    unsynced_ = 0;
-    durable_through_.store(next_seq_ - 1, std::memory_order_release);
+    mark_durable();
     return {};
   }
 
@@ -703,7 +1037,8 @@ class journal_storage {
     const u64 lo = (static_cast<u64>(rd()) << 32) | rd();
     store_le<u64>(h + 24, hi);
     store_le<u64>(h + 32, lo);
-    store_le<u32>(h + journal_header_size - 4, crc32c(h, journal_header_size - 4));
+    store_le<u32>(h + header_fixed_size, crc32c(h, header_fixed_size));
+    watermark{}.encode(h + watermark_offset);
     handle f = *fd;
     auto r = write_all(f, header.data(), header.size(), 0);
     if (r) {
@@ -732,6 +1067,10 @@ class journal_storage {
     return {};
   }
 
+  // Checks the header's fixed part (a damaged one refuses the open) and
+  // reads the watermark (a damaged one, or bytes where the header has none,
+  // refuse the open only after replay, which names the end of the intact
+  // records for repair()).
   [[nodiscard]] result<void> read_header() {
     using namespace ledger_detail;
     auto bad = [&](std::string why) {
@@ -756,16 +1095,45 @@ class journal_storage {
           version, journal_format,
           version < journal_format
               ? "it was written by an older build, and older formats are not read: their records "
-                "lack what recovery now relies on, such as the durable watermark of version 2"
+                "lack what recovery now relies on, such as the chain of records and the header's "
+                "copy of the durable watermark of version 3"
               : "it was written by a newer build"));
-    if (crc32c(h.data(), journal_header_size - 4) != load_le<u32>(h.data() + journal_header_size - 4))
-      return bad("the header checksum does not match (damage at offset 0)");
+    if (crc32c(h.data(), header_fixed_size) != load_le<u32>(h.data() + header_fixed_size))
+      return bad("the header checksum does not match (damage at offset 0). Restore the file from a "
+                 "backup");
     if (load_le<u32>(h.data() + 12) != journal_header_size) return bad("unexpected header size");
     tear_window_ = load_le<u32>(h.data() + 16);
     if (tear_window_ < min_tear_window || tear_window_ > max_tear_window)
       return bad(fmt::format("tear window {} is out of range", tear_window_));
     id_hi_ = load_le<u64>(h.data() + 24);
     id_lo_ = load_le<u64>(h.data() + 32);
+    if (auto w = read_watermark(h); !w) return w;
+    const auto extra = std::find_if(h.begin() + header_fixed_size + 4, h.end(),
+                                    [](std::byte b) { return b != std::byte{0}; });
+    const auto at = static_cast<u64>(extra - h.begin());
+    if (extra != h.end() && (at < watermark_offset || at >= watermark_offset + watermark_size))
+      wm_problem_ = fmt::format("its header has a non-zero byte at offset {}, where it has none: it is "
+                                "damaged",
+                                at);
+    return {};
+  }
+
+  // The watermark from the header bytes `h`. A writer may be rewriting it
+  // while a reader reads: a checksum mismatch is read again a few times
+  // before it counts as damage.
+  [[nodiscard]] result<void> read_watermark(std::vector<std::byte>& h) {
+    using namespace ledger_detail;
+    constexpr int attempts = 100;
+    for (int i = 0; !wm_.decode(h.data() + watermark_offset); ++i) {
+      if (i == attempts) {
+        wm_ = watermark{};
+        wm_problem_ = fmt::format("the durable watermark in its header (offset {}) is damaged",
+                                  watermark_offset);
+        return {};
+      }
+      auto r = cfg_.fs.pread(fd_, h.data() + watermark_offset, watermark_size, watermark_offset);
+      if (!r) return in_journal(r.error());
+    }
     return {};
   }
 
@@ -794,38 +1162,40 @@ class journal_storage {
     if (*r != snapshot_header_size) return bad("header could not be read");
     if (std::memcmp(h, snapshot_magic, 8) != 0) return bad("not a tollgate snapshot");
     if (load_le<u32>(h + 8) != snapshot_file_format) return bad("unsupported snapshot format");
-    if (crc32c(h, 68) != load_le<u32>(h + 68)) return bad("header checksum mismatch");
+    if (crc32c(h, 76) != load_le<u32>(h + 76)) return bad("header checksum mismatch");
     if (load_le<u64>(h + 16) != id_hi_ || load_le<u64>(h + 24) != id_lo_)
       return bad("it belongs to a different journal");
     snapshot_file sf;
     sf.seq = load_le<u64>(h + 32);
     sf.last = load_le<u64>(h + 40);
     sf.end = load_le<u64>(h + 48);
-    const u64 len = load_le<u64>(h + 56);
+    sf.chain = load_le<u64>(h + 56);
+    const u64 len = load_le<u64>(h + 64);
     if (len != *size - snapshot_header_size) return bad("payload length does not match the file size");
     sf.payload.resize(static_cast<std::size_t>(len));
     r = cfg_.fs.pread(*fd, sf.payload.data(), sf.payload.size(), snapshot_header_size);
     if (!r) return in_file(p, r.error());
     if (*r != len) return bad("payload could not be read");
-    if (crc32c(sf.payload.data(), sf.payload.size()) != load_le<u32>(h + 64))
+    if (crc32c(sf.payload.data(), sf.payload.size()) != load_le<u32>(h + 72))
       return bad("payload checksum mismatch");
     return std::optional<snapshot_file>(std::move(sf));
   }
 
-  // A snapshot is used only if the journal still has the record it ends
-  // with, intact, where it says.
+  // A snapshot is used only if the journal holds exactly the history it
+  // covers: the record it ends with, intact, where it says, with the chain
+  // value it names (which covers every record before it).
   [[nodiscard]] result<void> check_anchor(const snapshot_file& sf) {
     using namespace ledger_detail;
     auto bad = [&](std::string why) {
       return result<void>(errc::corrupt_journal, fmt::format("it does not match the journal: {}", why));
     };
     if (sf.seq == 0) {
-      if (sf.end != journal_header_size) return bad("an empty snapshot must end at the header");
+      if (sf.end != journal_header_size || sf.chain != initial_chain(id_hi_, id_lo_))
+        return bad("an empty snapshot must end at the header");
       return {};
     }
     if (sf.last < journal_header_size || sf.end > capacity_ || sf.last >= sf.end ||
-        sf.end - sf.last < min_record_size ||
-        sf.end - sf.last > tear_window_)
+        sf.end - sf.last < min_record_size || sf.end - sf.last > tear_window_)
       return bad("its journal offsets are out of range");
     std::vector<std::byte> f(static_cast<std::size_t>(sf.end - sf.last));
     auto r = cfg_.fs.pread(fd_, f.data(), f.size(), sf.last);
@@ -835,6 +1205,11 @@ class journal_storage {
     if (frame_header_size + len != f.size() || load_le<u64>(f.data() + 8) != sf.seq ||
         crc32c(f.data() + 4, f.size() - 4) != load_le<u32>(f.data()))
       return bad(fmt::format("record {} is not at offset {}", sf.seq, sf.last));
+    if (frame_chain(f.data(), f.size()) != sf.chain)
+      return bad(fmt::format("the journal's record {} is not the one the snapshot covers: the "
+                             "journal holds another history (restored from an older copy, or its "
+                             "last record was cut and written again)",
+                             sf.seq));
     return {};
   }
 
@@ -843,11 +1218,15 @@ class journal_storage {
   bool open_ = false;
   u32 tear_window_ = 0;
   u64 id_hi_ = 0, id_lo_ = 0;
+  ledger_detail::watermark wm_;  // as read on open (make_durable() and repair keep it current)
+  std::string wm_problem_;       // why the header's watermark cannot be trusted ("" when it can)
   u64 tail_ = 0;
   u64 capacity_ = 0;
   u64 next_seq_ = 1;
   u64 last_record_start_ = 0;
+  u64 chain_ = 0;  // the chain value of the last record replayed
   u64 unsynced_ = 0;
+  u64 durable_end_ = ledger_detail::journal_header_size;  // where record durable_through_ ends
   // Invariant: when unsynced_ is 0 (and nothing failed), it is next_seq_ - 1.
   std::atomic<u64> durable_through_{0};
   bool failed_ = false;

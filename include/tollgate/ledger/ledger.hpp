@@ -125,6 +125,7 @@ class basic_ledger {
       if (!rep) return rep.error();
       l->recovery_ = std::move(*rep);
       l->next_record_seq_ = l->storage_->next_seq();
+      l->chain_ = l->storage_->chain();
       l->durable_seq_ = l->next_record_seq_ - 1;
       l->recovery_.operations = l->state_.operations();
       if (l->options_.check_invariants_on_open)
@@ -138,6 +139,20 @@ class basic_ledger {
       }
     }
     return l;
+  }
+
+  /**
+   * Keeps the records of the journal before offset `truncate_at` and cuts
+   * the rest, after copying it to FILE.cut-OFFSET: what an operator does
+   * when an open is refused as damaged or incomplete and no backup holds
+   * what was lost (the refusal names the offset). See
+   * journal_storage::repair() for the rules and errors. Not for a journal
+   * a ledger has open (errc::locked).
+   */
+  [[nodiscard]] static result<repair_report> repair(storage_config config, std::uint64_t truncate_at)
+    requires persistent
+  {
+    return storage_type::repair(std::move(config), truncate_at);
   }
 
   basic_ledger(const basic_ledger&) = delete;
@@ -781,7 +796,7 @@ class basic_ledger {
     // The record says how far the journal was durable when it was framed
     // (every_op: through the previous record). The storage's mark is safe to
     // read while a group flush syncs on another thread.
-    storage_type::end_frame(pending_, pos, seq, storage_->durable_through());
+    chain_ = storage_type::end_frame(pending_, pos, seq, storage_->durable_through(), chain_);
     frame_ends_.push_back(pending_.size());
     pending_sp_.push_back({seq, sp});
     if (storage_->mode() == durability::group_commit) return wait_durable(lk, seq);
@@ -959,6 +974,7 @@ class basic_ledger {
   std::vector<std::size_t> frame_ends_;
   std::deque<std::pair<u64, savepoint>> pending_sp_;
   u64 next_record_seq_ = 1;
+  u64 chain_ = 0;  // the chain value of the last record framed
   u64 durable_seq_ = 0;
   bool flushing_ = false;
 };

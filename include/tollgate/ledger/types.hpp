@@ -322,6 +322,14 @@ struct recovery_report {
   std::string notes;                  ///< anything else a person should know, one per line
 };
 
+/// What journal_storage::repair() kept and cut.
+struct repair_report {
+  std::uint64_t records = 0;     ///< records kept (all before cut_offset)
+  std::uint64_t cut_offset = 0;  ///< where the journal now ends
+  std::uint64_t cut_bytes = 0;   ///< bytes copied aside and zeroed (0: only the header was rewritten)
+  std::string copy;              ///< where they were copied (FILE.cut-OFFSET), "" when none
+};
+
 /// Totals over the whole ledger, for operators and verification.
 struct ledger_totals {
   std::uint64_t accounts = 0;

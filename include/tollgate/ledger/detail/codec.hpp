@@ -4,6 +4,7 @@
 // in), CRC32C, and the rules for account ids, idempotency keys and stored text.
 #pragma once
 
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -255,6 +256,62 @@ __attribute__((target("sse4.2"))) inline u32 crc32c_sse42(const void* data, std:
   if (hw) return crc32c_sse42(data, n);
 #endif
   return crc32c_portable(data, n);
+}
+
+// ------------------------------------------------------------------ XXH64
+
+/**
+ * XXH64 (Yann Collet's xxHash, 64-bit; the published algorithm, seed
+ * included): a fast 64-bit hash, here the value that chains journal records
+ * (each record carries the previous one's), so that a record of another
+ * history cannot pass for this one's by chance (2^-64). About 8 bytes a
+ * cycle: a charge's record costs some 10 ns, a 1 MiB batch 0.1 ms.
+ */
+[[nodiscard]] inline u64 xxh64(const void* data, std::size_t n, u64 seed) noexcept {
+  constexpr u64 p1 = 0x9E3779B185EBCA87ull, p2 = 0xC2B2AE3D27D4EB4Full, p3 = 0x165667B19E3779F9ull,
+                p4 = 0x85EBCA77C2B2AE63ull, p5 = 0x27D4EB2F165667C5ull;
+  const auto rotl = [](u64 x, int r) { return (x << r) | (x >> (64 - r)); };
+  const auto round = [&](u64 acc, u64 in) { return rotl(acc + in * p2, 31) * p1; };
+  const auto merge = [&](u64 acc, u64 v) { return (acc ^ round(0, v)) * p1 + p4; };
+  // The value is persisted: words are read little-endian on every host.
+  const auto load64 = [](const unsigned char* q) {
+    u64 v;
+    std::memcpy(&v, q, 8);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    return v;
+  };
+  const auto* p = static_cast<const unsigned char*>(data);
+  const unsigned char* const end = p + n;
+  u64 h;
+  if (n >= 32) {
+    u64 v1 = seed + p1 + p2, v2 = seed + p2, v3 = seed, v4 = seed - p1;
+    for (; end - p >= 32; p += 32) {
+      v1 = round(v1, load64(p));
+      v2 = round(v2, load64(p + 8));
+      v3 = round(v3, load64(p + 16));
+      v4 = round(v4, load64(p + 24));
+    }
+    h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
+    h = merge(merge(merge(merge(h, v1), v2), v3), v4);
+  } else {
+    h = seed + p5;
+  }
+  h += static_cast<u64>(n);
+  for (; end - p >= 8; p += 8) h = rotl(h ^ round(0, load64(p)), 27) * p1 + p4;
+  if (end - p >= 4) {
+    u32 w;
+    std::memcpy(&w, p, 4);
+    if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap32(w);
+    h = rotl(h ^ (static_cast<u64>(w) * p1), 23) * p2 + p3;
+    p += 4;
+  }
+  for (; p < end; ++p) h = rotl(h ^ (static_cast<u64>(*p) * p5), 11) * p1;
+  h ^= h >> 33;
+  h *= p2;
+  h ^= h >> 29;
+  h *= p3;
+  h ^= h >> 32;
+  return h;
 }
 
 // ------------------------------------------------------------- encoding
