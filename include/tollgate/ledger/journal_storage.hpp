@@ -1108,13 +1108,13 @@ class journal_storage {
     id_hi_ = load_le<u64>(h.data() + 24);
     id_lo_ = load_le<u64>(h.data() + 32);
     if (auto w = read_watermark(h); !w) return w;
-    const auto extra = std::find_if(h.begin() + header_fixed_size + 4, h.end(),
+    static_assert(header_fixed_size + 4 == watermark_offset, "the watermark follows the fixed part");
+    const auto extra = std::find_if(h.begin() + watermark_offset + watermark_size, h.end(),
                                     [](std::byte b) { return b != std::byte{0}; });
-    const auto at = static_cast<u64>(extra - h.begin());
-    if (extra != h.end() && (at < watermark_offset || at >= watermark_offset + watermark_size))
+    if (extra != h.end())
       wm_problem_ = fmt::format("its header has a non-zero byte at offset {}, where it has none: it is "
                                 "damaged",
-                                at);
+                                extra - h.begin());
     return {};
   }
 
