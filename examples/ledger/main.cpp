@@ -433,9 +433,12 @@ int main(int argc, char** argv) {
       const credits c = or_bad_input(tollgate::examples::parse_credits(amount, "credits"));
       std::optional<std::chrono::nanoseconds> in;
       if (*o_expires_in) in = or_bad_input(tollgate::examples::parse_duration(expires_in, "--expires-in"));
-      std::optional<cli_ledger::time_point> at;
-      if (in) at = std::chrono::system_clock::now() + std::chrono::duration_cast<cli_ledger::duration>(*in);
-      return run_op(ctx, account, cli_ledger::operation::grant(account, c, key, at));
+      // The expiry stays relative: the ledger adds it to the operation's
+      // time, so a retry of the same command is the same request.
+      return run_op(ctx, account,
+                    in ? cli_ledger::operation::grant(account, c, key,
+                                                      std::chrono::duration_cast<cli_ledger::duration>(*in))
+                       : cli_ledger::operation::grant(account, c, key));
     }
     if (hold_cmd->parsed()) {
       check_account(account);

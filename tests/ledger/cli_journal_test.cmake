@@ -61,6 +61,15 @@ run(2 "hold timeout of zero" "${T}" hold acme 1 --key h --timeout 0.0000001)
 snapshot_dir(after)
 expect("bad input on a torn journal" "files changed:\nbefore:\n${before}after:\n${after}" before STREQUAL after)
 
+# ---- an identical retry of a grant with --expires-in replays (the expiry is
+# relative to the operation, not computed from the clock on each run)
+set(G "${WORK}/grant.journal")
+run(0 "grant" "${G}" grant acme 5 --key g --expires-in 1000)
+execute_process(COMMAND "${CMAKE_COMMAND}" -E sleep 1.1)
+run(0 "the same grant again" "${G}" grant acme 5 --key g --expires-in 1000 --json)
+expect("the same grant again" "not replayed: ${OUT}" OUT MATCHES "\"replayed\":true")
+run(1 "the same key, another expiry" "${G}" grant acme 5 --key g --expires-in 999)
+
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} tollgate-ledger journal check(s) failed")
 endif()

@@ -1140,3 +1140,28 @@ TEST_CASE("journal: repair keeps the records before an offset and copies the res
     CHECK(jledger::repair(f.cfg, offs[9]).code() == errc::locked);
   }
 }
+
+TEST_CASE("journal: a grant's relative expiry survives replay and snapshots as asked", "[journal][snapshot]") {
+  journal_fixture f;
+  const auto t0 = f.clock.now();
+  {
+    auto l = f.open();
+    REQUIRE(l->grant("acme", 5_cr, "g", 100s));
+  }
+  for (bool snapshot : {false, true}) {
+    INFO((snapshot ? "from a snapshot" : "replayed"));
+    f.clock.advance(10s);
+    auto l = f.open();
+    CHECK(l->recovery().snapshot_used == snapshot);
+    auto again = l->grant("acme", 5_cr, "g", 100s);
+    REQUIRE(again);
+    CHECK(again->replayed);
+    CHECK(again->at == t0);
+    CHECK(l->grant("acme", 5_cr, "g", 101s).code() == errc::idempotency_conflict);
+    CHECK(l->balance("acme")->available == 5_cr);
+    REQUIRE(l->snapshot());
+  }
+  f.clock.advance(80s);  // 100 s after the grant
+  auto l = f.open();
+  CHECK(l->balance("acme")->available == 0_cr);
+}

@@ -157,6 +157,52 @@ TEST_CASE("grants are spent before purchases, soonest expiry first, and expire",
   }
 }
 
+TEST_CASE("a grant expiring some time after it is made: a retry later is the same request",
+          "[ledger][idempotency]") {
+  // The command-line tool computed the expiry from the clock each time it
+  // was run, so an identical retry was an idempotency conflict. A relative
+  // expiry is kept as it was asked for; the ledger computes the time from
+  // the operation's own ledger time.
+  fixture f;
+  const auto t0 = f.clock.now();
+  auto g = f.l.grant("acme", 5_cr, "g", 1000s);
+  REQUIRE(g);
+  f.clock.advance(10s);
+  auto again = f.l.grant("acme", 5_cr, "g", 1000s);
+  REQUIRE(again);
+  CHECK(again->replayed);
+  CHECK(again->at == t0);
+  CHECK(f.available("acme") == 5_cr);
+  auto other = f.l.grant("acme", 5_cr, "g", 999s);
+  CHECK(other.code() == errc::idempotency_conflict);
+  CHECK(other.error().message().find("expiring 1000.000s after it was made") != std::string::npos);
+  CHECK(other.error().message().find("expiring 999.000s after it was made") != std::string::npos);
+  // The same expiry given as a time is another request.
+  CHECK(f.l.grant("acme", 5_cr, "g", t0 + 1000s).code() == errc::idempotency_conflict);
+  // It expires 1000 s after it was made, not after the retry.
+  f.clock.advance(989s);
+  CHECK(f.available("acme") == 5_cr);
+  f.clock.advance(1s);
+  CHECK(f.available("acme") == 0_cr);
+  SECTION("the relative expiry must be positive") {
+    for (auto d : {0s, -1s}) {
+      CHECK(f.l.grant("acme", 1_cr, "g-bad", d).code() == errc::invalid_argument);
+      CHECK(test_ledger::validate(op::grant("acme", 1_cr, "g-bad", d)).code() == errc::invalid_argument);
+    }
+    CHECK_FALSE(f.l.lookup("g-bad"));
+  }
+  SECTION("in a batch") {
+    auto r = f.l.apply(std::vector<op>{op::grant("globex", 2_cr, "gb", 60s)});
+    REQUIRE(r[0]);
+    f.clock.advance(30s);
+    r = f.l.apply(std::vector<op>{op::grant("globex", 2_cr, "gb", 60s)});
+    REQUIRE(r[0]);
+    CHECK(r[0]->replayed);
+    f.clock.advance(30s);
+    CHECK(f.available("globex") == 0_cr);
+  }
+}
+
 TEST_CASE("a hold reserves credits; capture takes part and releases the rest", "[ledger]") {
   fixture f;
   REQUIRE(f.l.purchase("acme", 1_usd, "p"));

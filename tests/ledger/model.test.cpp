@@ -52,8 +52,9 @@ tollgate::ledger_options options() {
 }
 
 std::string describe(const model::op& o) {
-  return fmt::format("{} account='{}' key='{}' amount={} aux={} hold={} linked={}",
-                     tollgate::to_string(o.kind), o.account, o.key, o.amount, o.aux, o.hold, o.linked);
+  return fmt::format("{} account='{}' key='{}' amount={} aux={}{} hold={} linked={}",
+                     tollgate::to_string(o.kind), o.account, o.key, o.amount, o.aux,
+                     o.relative ? " (relative)" : "", o.hold, o.linked);
 }
 std::string describe(const model::outcome& o) {
   return fmt::format("ok={} code={} op={} hold={} amount={} released={} paid={} replayed={}", o.ok,
@@ -101,7 +102,12 @@ class generator {
       o.kind = operation_kind::grant;
       o.account = account();
       o.amount = credits_amount();
-      o.aux = chance(40) ? model::never : now + pick_ll(-5, 100) * second + pick_ll(0, second);
+      if (chance(30)) {
+        o.relative = true;  // expires some time after the operation
+        o.aux = pick_ll(-1, 100) * second + pick_ll(0, second);
+      } else {
+        o.aux = chance(40) ? model::never : now + pick_ll(-5, 100) * second + pick_ll(0, second);
+      }
     } else if (k <= 44) {
       o.kind = operation_kind::hold;
       o.account = account();

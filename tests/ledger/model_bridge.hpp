@@ -48,9 +48,12 @@ typename L::operation to_operation(const model::op& o) {
   switch (o.kind) {
     case operation_kind::purchase: x = op::purchase(o.account, dollars(o.amount), o.key); break;
     case operation_kind::grant:
-      x = op::grant(o.account, cr(o.amount), o.key,
-                    o.aux == model::never ? std::optional<tp>{}
-                                          : std::optional<tp>(tp(std::chrono::nanoseconds(o.aux))));
+      if (o.relative)
+        x = op::grant(o.account, cr(o.amount), o.key, typename L::duration(std::chrono::nanoseconds(o.aux)));
+      else
+        x = op::grant(o.account, cr(o.amount), o.key,
+                      o.aux == model::never ? std::optional<tp>{}
+                                            : std::optional<tp>(tp(std::chrono::nanoseconds(o.aux))));
       break;
     case operation_kind::hold:
       x = op::hold_credits(o.account, cr(o.amount), o.key,
@@ -77,6 +80,8 @@ tollgate::result<typename L::receipt> call(L& l, const model::op& o) {
   switch (o.kind) {
     case operation_kind::purchase: return l.purchase(o.account, dollars(o.amount), o.key);
     case operation_kind::grant:
+      if (o.relative)
+        return l.grant(o.account, cr(o.amount), o.key, typename L::duration(std::chrono::nanoseconds(o.aux)));
       return l.grant(o.account, cr(o.amount), o.key,
                      o.aux == model::never ? std::optional<tp>{}
                                            : std::optional<tp>(tp(std::chrono::nanoseconds(o.aux))));

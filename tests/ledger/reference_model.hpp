@@ -27,7 +27,9 @@ struct op {
   operation_kind kind{};
   std::string account, key, reason;
   i64 amount = 0;   // micro-credits; purchase: micro-dollars; set_price: micro-dollars per credit
-  i64 aux = -1;     // grant: expiry ns (never = none); hold: timeout ns (-1 = none)
+  i64 aux = -1;     // grant: expiry ns (never = none), or with `relative` ns after the
+                    // operation; hold: timeout ns (-1 = none)
+  bool relative = false;
   std::uint64_t hold = 0;
   bool linked = false;
 };
@@ -215,6 +217,7 @@ class ledger {
       default:
         if (o.amount <= 0) return fail(errc::invalid_amount);
         if (o.kind == operation_kind::hold && o.aux == 0) return fail(errc::invalid_argument);
+        if (o.kind == operation_kind::grant && o.relative && o.aux <= 0) return fail(errc::invalid_argument);
         break;
     }
     return std::nullopt;
@@ -224,7 +227,8 @@ class ledger {
     if (a.kind != b.kind || a.amount != b.amount) return false;
     if (a.kind == operation_kind::capture || a.kind == operation_kind::release) return a.hold == b.hold;
     if (a.account != b.account) return false;
-    if (a.kind == operation_kind::grant || a.kind == operation_kind::hold) return a.aux == b.aux;
+    if (a.kind == operation_kind::grant || a.kind == operation_kind::hold)
+      return a.aux == b.aux && a.relative == b.relative;
     if (a.kind == operation_kind::adjust) return a.reason == b.reason;
     return true;
   }
@@ -330,10 +334,11 @@ class ledger {
         return r;
       }
       case operation_kind::grant: {
-        if (o.aux != never && o.aux <= now) return fail(errc::invalid_argument);
+        const i64 expires = o.relative ? now + o.aux : o.aux;
+        if (expires != never && expires <= now) return fail(errc::invalid_argument);
         s_.accounts[o.account];
         settle(o.account, now);
-        s_.accounts[o.account].grants.push_back(grant{id, o.aux, o.amount});
+        s_.accounts[o.account].grants.push_back(grant{id, expires, o.amount});
         outcome r = ok();
         r.amount = o.amount;
         return r;

@@ -182,6 +182,16 @@ class basic_ledger {
                                       std::optional<time_point> expires_at = {}) {
     return run(operation::grant(account, amount, key, expires_at));
   }
+  /**
+   * The same, expiring `expires_in` after the operation's ledger time (must
+   * be positive). The request keeps the duration: a retry sent later is the
+   * same request and gets the first receipt, where an expiry computed from
+   * the caller's clock would differ on every retry (idempotency_conflict).
+   */
+  [[nodiscard]] result<receipt> grant(std::string_view account, const credits& amount,
+                                      std::string_view key, duration expires_in) {
+    return run(operation::grant(account, amount, key, expires_in));
+  }
 
   /**
    * Reserves `amount` credits for a job; `receipt.hold` identifies the hold.
@@ -698,7 +708,13 @@ class basic_ledger {
       return result<op_in>(errc::overflow, fmt::format("the amount of {} is too large",
                                                        to_string(o.kind)));
     in.amount = *v;
-    if (o.kind == operation_kind::grant) in.aux = o.expires_at ? to_ns(*o.expires_at) : never;
+    if (o.kind == operation_kind::grant) {
+      if (o.expires_at && o.expires_in)
+        return result<op_in>(errc::invalid_argument,
+                             "a grant expires at a time or some time after it is made, not both");
+      in.aux = o.expires_at ? to_ns(*o.expires_at) : o.expires_in ? to_ns(*o.expires_in) : never;
+      in.relative = o.expires_in.has_value();
+    }
     // A timeout of zero or less is refused by the state's checks (in order:
     // after the key and the account id).
     if (o.kind == operation_kind::hold && o.timeout) in.aux = std::max<i64>(0, to_ns(*o.timeout));

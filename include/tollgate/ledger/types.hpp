@@ -202,7 +202,8 @@ struct basic_operation {
   credits amount;                     ///< grant, hold, capture, charge, adjust (signed)
   usd money;                          ///< purchase: dollars; set_price: per credit
   hold_id hold{};                     ///< capture, release
-  std::optional<TimePoint> expires_at;  ///< grant
+  std::optional<TimePoint> expires_at;  ///< grant: expires at this time
+  std::optional<duration> expires_in;   ///< grant: expires this long after the operation
   std::optional<duration> timeout;      ///< hold
   std::string_view reason;            ///< adjust
   bool linked = false;
@@ -225,6 +226,18 @@ struct basic_operation {
     o.amount = std::move(c);
     o.key = key;
     o.expires_at = expires_at;
+    return o;
+  }
+  /**
+   * A grant expiring `expires_in` after the operation's ledger time. The
+   * request names the duration, not a time, so a retry sent later is the
+   * same request (with an absolute time computed from the sender's clock it
+   * would differ on every retry).
+   */
+  [[nodiscard]] static basic_operation grant(std::string_view account, credits c, std::string_view key,
+                                             duration expires_in) {
+    basic_operation o = grant(account, std::move(c), key);
+    o.expires_in = expires_in;
     return o;
   }
   [[nodiscard]] static basic_operation hold_credits(std::string_view account, credits c,

@@ -159,6 +159,7 @@ struct entry_rec {
 // What a key was used for: enough to tell a retry from a different request.
 struct fingerprint {
   operation_kind kind{};
+  bool relative = false;  // grant: aux is a duration after the operation
   u32 account = no_account;
   u64 hold = 0;
   i128 amount = 0;
@@ -454,7 +455,9 @@ struct op_in {
   std::string_view reason;
   i128 amount = 0;    // credits; purchase: dollars; set_price: dollars per credit
   i128 credits = 0;   // purchase on replay: the credits it bought
-  i64 aux = -1;       // grant: expiry (never: none); hold: timeout in ns (-1: none)
+  i64 aux = -1;       // grant: expiry (never: none), or with `relative` the time after the
+                      // operation; hold: timeout in ns (-1: none)
+  bool relative = false;
   u64 hold = 0;       // capture/release: the hold; hold on replay: its id
   u64 key_hash = 0;   // set by state::hash_key(); 0: not computed yet
   u64 account_hash = 0;  // likewise, of the account id
@@ -617,6 +620,11 @@ class state {
       case operation_kind::grant:
         if (op.amount <= 0) return not_positive("a grant", amount());
         if (op.amount > issue_limit) return beyond_issue_limit("a grant of " + amount(), "granted");
+        if (op.relative && op.aux <= 0)
+          return result<void>(errc::invalid_argument,
+                              fmt::format("a grant must expire some time after it is made; it says "
+                                          "{} after",
+                                          duration_text(op.aux)));
         return {};
       case operation_kind::hold:
         if (op.amount <= 0) return not_positive("a hold", amount());
@@ -944,7 +952,8 @@ class state {
 
   // ------------------------------------------------------------ snapshots
 
-  static constexpr u32 snapshot_format = 1;
+  /// 2: a key's request says whether a grant's expiry is relative.
+  static constexpr u32 snapshot_format = 2;
 
   /// Appends the whole state (not the undo log) to `out`.
   void serialize(std::vector<std::byte>& out) const {
@@ -1022,6 +1031,7 @@ class state {
       w.str8(key_of(k));
       w.i64v(k.at);
       w.u8v(static_cast<u8>(k.fp.kind));
+      w.u8v(k.fp.relative);
       w.u32v(k.fp.account);
       w.u64v(k.fp.hold);
       w.i128v(k.fp.amount);
@@ -1078,7 +1088,7 @@ class state {
     const std::size_t key = 1 + op.key.size(), acct = 1 + op.account.size();
     switch (op.kind) {
       case operation_kind::purchase: return 1 + key + acct + 32;
-      case operation_kind::grant: return 1 + key + acct + 16 + 8;
+      case operation_kind::grant: return 1 + key + acct + 16 + 8 + 1;
       case operation_kind::hold: return 1 + key + acct + 16 + 8 + 8;
       case operation_kind::capture: return 1 + key + 8 + 16;
       case operation_kind::release: return 1 + key + 8;
@@ -1099,7 +1109,7 @@ class state {
         w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i128v(r.amount);
         break;
       case operation_kind::grant:
-        w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i64v(op.aux);
+        w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i64v(op.aux), w.u8v(op.relative);
         break;
       case operation_kind::hold:
         w.str8(op.key), w.str8(op.account), w.i128v(op.amount), w.i64v(op.aux), w.u64v(r.hold);
@@ -1125,9 +1135,13 @@ class state {
       case operation_kind::purchase:
         op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.credits = rd.i128v();
         break;
-      case operation_kind::grant:
+      case operation_kind::grant: {
         op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.aux = rd.i64v();
+        const u8 form = rd.u8v();
+        if (form > 1) return false;
+        op.relative = form == 1;
         break;
+      }
       case operation_kind::hold:
         op.key = rd.str8(), op.account = rd.str8(), op.amount = rd.i128v(), op.aux = rd.i64v();
         op.hold = rd.u64v();
@@ -1154,7 +1168,9 @@ class state {
         return fmt::format("a purchase of ${} for account {}", usd_text(op.amount), acct);
       case operation_kind::grant:
         return fmt::format("a grant of {} credits to account {}{}", credit_text(op.amount), acct,
-                           op.aux == never ? "" : " expiring at " + time_text(op.aux));
+                           op.relative  ? " expiring " + duration_text(op.aux) + " after it was made"
+                           : op.aux == never ? ""
+                                             : " expiring at " + time_text(op.aux));
       case operation_kind::hold:
         return fmt::format("a hold of {} credits on account {}{}", credit_text(op.amount), acct,
                            op.aux < 0 ? "" : " with a timeout of " + duration_text(op.aux));
@@ -1525,17 +1541,24 @@ class state {
   }
 
   result<receipt_rec> do_grant(const op_in& op, u64 id, i64 now) {
-    if (op.aux != never && op.aux <= now)
+    i64 expires = op.aux;
+    if (op.relative && (__builtin_add_overflow(now, op.aux, &expires) || expires == never))
+      return result<receipt_rec>(errc::invalid_argument,
+                                 fmt::format("a grant expiring {} after now ({}) is beyond the "
+                                             "ledger's clock; omit the expiry for a grant that "
+                                             "never expires",
+                                             duration_text(op.aux), time_text(now)));
+    if (expires != never && expires <= now)
       return result<receipt_rec>(
           errc::invalid_argument,
           fmt::format("a grant must expire after now ({}), it says {}", time_text(now),
-                      time_text(op.aux)));
+                      time_text(expires)));
     if (!within_issue_limit(sys_[static_cast<u8>(party::grants)], -op.amount))
       return too_much("a grant of " + credit_text(op.amount) + " credits", "granted");
     const u32 a = touched_ = intern(op);
     settle(a, now, id);
     auto& grants = accounts_[a].grants;
-    const grant_rec g{id, op.aux, op.amount, op.amount};
+    const grant_rec g{id, expires, op.amount, op.amount};
     const auto it = std::upper_bound(grants.begin(), grants.end(), g, [](const grant_rec& x, const grant_rec& y) {
       return std::pair(x.expires, x.id) < std::pair(y.expires, y.id);
     });
@@ -1549,7 +1572,7 @@ class state {
     }
     account_scalars& s = acct_mut(a);
     s.granted += op.amount;
-    s.next_grant_expiry = std::min(s.next_grant_expiry, op.aux);
+    s.next_grant_expiry = std::min(s.next_grant_expiry, expires);
     post(a, entry_kind::grant, party::grants, party::customer, op.amount, id, now, id);
     receipt_rec r;
     r.amount = op.amount;
@@ -1701,7 +1724,7 @@ class state {
     }
     if (fp.account == no_account || accounts_[fp.account].name != op.account) return false;
     if (op.kind == operation_kind::grant || op.kind == operation_kind::hold)
-      return fp.aux == op.aux;
+      return fp.aux == op.aux && fp.relative == op.relative;
     if (op.kind == operation_kind::adjust)
       return fp.reason != 0 && reasons_[fp.reason - 1] == op.reason;
     return true;
@@ -1712,6 +1735,7 @@ class state {
     op.kind = fp.kind;
     op.amount = fp.amount;
     op.aux = fp.aux;
+    op.relative = fp.relative;
     op.hold = fp.hold;
     if (fp.account != no_account) op.account = accounts_[fp.account].name;
     if (fp.reason != 0) op.reason = reasons_[fp.reason - 1];
@@ -1724,7 +1748,7 @@ class state {
     // retention passed) and reused: the newest use wins. A live operation
     // only gets here when the key is new.
     if (replay) key_index_.erase(h, [&](u64 v) { return same_bytes(key_of(keys_[v - keys_begin_]), op.key); });
-    fingerprint fp{op.kind, no_account, op.hold, op.amount, op.aux, 0};
+    fingerprint fp{op.kind, op.relative, no_account, op.hold, op.amount, op.aux, 0};
     if (op.kind != operation_kind::capture && op.kind != operation_kind::release) {
       fp.account = touched_ != no_account ? touched_ : *find_account(op);
       fp.hold = 0;
@@ -1860,12 +1884,14 @@ class state {
       if (e.kind == entry_kind::purchase && (e.ref == 0 || e.ref > npu)) return bad("bad purchase ref");
     }
     const u64 nk = rd.u64v();
-    if (!rd.ok() || !count(nk, 1 + 8 + 1 + 4 + 8 + 16 + 8 + 8 + 8 + 8 + 16 + 16)) return bad("bad key count");
+    if (!rd.ok() || !count(nk, 1 + 8 + 1 + 1 + 4 + 8 + 16 + 8 + 8 + 8 + 8 + 16 + 16)) return bad("bad key count");
     for (u64 i = 0; i < nk; ++i) {
       key_rec k;
       const std::string_view key = rd.str8();
       k.at = rd.i64v();
       const u8 fk = rd.u8v();
+      const u8 relative = rd.u8v();
+      k.fp.relative = relative == 1;
       k.fp.account = rd.u32v();
       k.fp.hold = rd.u64v();
       k.fp.amount = rd.i128v();
@@ -1876,6 +1902,7 @@ class state {
       k.amount = rd.i128v();
       k.released = rd.i128v();
       if (!rd.ok() || !valid_id(key) || fk == 0 || fk >= static_cast<u8>(operation_kind::expire) ||
+          relative > 1 || (relative == 1 && fk != static_cast<u8>(operation_kind::grant)) ||
           (k.fp.account != no_account && k.fp.account >= na) || k.fp.reason > nr)
         return bad("bad idempotency key");
       k.fp.kind = static_cast<operation_kind>(fk);
