@@ -11,6 +11,7 @@
 //   tollgate-ledger FILE statement ACCOUNT [--json]
 //   tollgate-ledger FILE verify [--json]
 //   tollgate-ledger FILE snapshot
+//   tollgate-ledger FILE repair --truncate-at OFFSET
 //
 // Writes go through the journal with every_op durability (the command returns
 // once the operation is on disk) and create FILE if it does not exist; reads
@@ -334,6 +335,24 @@ int verify_cmd(const context& ctx) {
   return exit_ok;
 }
 
+// Keeps the records before `offset` (the one a refused open names), after
+// copying the rest beside the journal: the operator's explicit choice.
+int repair_cmd(const context& ctx, const std::string& offset) {
+  const std::uint64_t at = or_bad_input(tollgate::examples::parse_whole(offset, "--truncate-at"));
+  if (!std::filesystem::exists(ctx.path)) throw bad_input(fmt::format("there is no journal at '{}'", ctx.path));
+  tollgate::journal_config cfg;
+  cfg.path = ctx.path;
+  auto r = cli_ledger::repair(cfg, at);
+  if (!r) fail(r.error());
+  if (r->cut_bytes == 0)
+    fmt::print("journal {}: kept its {} records, nothing after offset {}; its header now says so\n",
+               ctx.path, r->records, r->cut_offset);
+  else
+    fmt::print("journal {}: kept the {} records before offset {}; the {} bytes cut from there are in {}\n",
+               ctx.path, r->records, r->cut_offset, r->cut_bytes, r->copy);
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -396,6 +415,10 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "replay the journal and check every invariant");
   add_json(verify);
   auto* snapshot = app.add_subcommand("snapshot", "write a snapshot so the journal opens fast");
+  std::string truncate_at;
+  auto* repair = app.add_subcommand(
+      "repair", "keep the records before an offset a refused open named, copying the rest to FILE.cut-OFFSET");
+  repair->add_option("--truncate-at", truncate_at, "where the records to keep end")->required();
 
   try {
     app.parse(argc, argv);
@@ -474,6 +497,7 @@ int main(int argc, char** argv) {
     if (balance->parsed()) return balance_cmd(ctx, account);
     if (statement->parsed()) return statement_cmd(ctx, account);
     if (verify->parsed()) return verify_cmd(ctx);
+    if (repair->parsed()) return repair_cmd(ctx, truncate_at);
     if (snapshot->parsed()) {
       if (!std::filesystem::exists(ctx.path))
         throw bad_input(fmt::format("there is no journal at '{}'", ctx.path));

@@ -656,10 +656,12 @@ class journal_storage {
     return corrupt(fmt::format(
         "journal '{}' is missing acknowledged records: the records stop at offset {} after record {} "
         "(record {}: {}), but its header says every record through {} had been made durable "
-        "(acknowledged), ending at offset {}{}. Restore the file from a backup, or {} (records {} to "
-        "{} and any after them would be lost)",
+        "(acknowledged), ending at offset {}{}. Restore the file from a backup, or {} ({} and any "
+        "after them would be lost)",
         cfg_.path, at.off, kept, at.seq, st.why.empty() ? std::string("it reads as zeros") : st.why,
-        wm_.durable, wm_.durable_end, cut_short_note(), keep_advice(at.off, kept), at.seq, wm_.durable));
+        wm_.durable, wm_.durable_end, cut_short_note(), keep_advice(at.off, kept),
+        at.seq == wm_.durable ? fmt::format("record {}", at.seq)
+                              : fmt::format("records {} to {}", at.seq, wm_.durable)));
   }
 
   // What an operator can do to keep the `kept` records before offset `off`.
