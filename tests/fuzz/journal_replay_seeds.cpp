@@ -7,7 +7,8 @@
 //     -o build/journal_replay_seeds -lfmt
 //   build/journal_replay_seeds tests/fuzz/journal_replay.seeds
 //
-//   journal, journal-ro        the whole file (mode 0; 0x80: opened read-only)
+//   journal, journal-ro        the whole file up to the end of its records (mode 0;
+//                              0x80: opened read-only)
 //   records                    its record area (mode 1)
 //   records-torn               the same, its last record cut in half: a torn write
 //   records-damaged            a bit flipped in record 6 of 13, every_op: the records after
@@ -117,9 +118,23 @@ void put(const std::string& dir, const std::string& name, std::uint8_t mode,
   check(static_cast<bool>(out), "writing a seed file");
 }
 
-// The record area of `f` (after the header, up to the end of the last record).
+// The journal id of the fuzz target's header (journal_replay.fuzz.cpp): the
+// records of mode 1 follow it, so they must chain from it.
+constexpr std::uint64_t id_hi = 0x0123456789abcdefull, id_lo = 0xfedcba9876543210ull;
+
+// The record area of `f` (after the header, up to the end of the last
+// record), its records chained again from the fuzz target's journal id.
 std::vector<std::byte> record_area(const std::vector<std::byte>& f) {
-  return {f.begin() + ld::journal_header_size, f.begin() + static_cast<long>(records_end(f))};
+  std::vector<std::byte> area(f.begin() + ld::journal_header_size, f.begin() + static_cast<long>(records_end(f)));
+  std::uint64_t chain = ld::initial_chain(id_hi, id_lo);
+  for (std::uint64_t off : record_offsets(f)) {
+    std::byte* p = area.data() + (off - ld::journal_header_size);
+    const std::size_t n = ld::frame_header_size + ld::load_le<std::uint32_t>(p + 4);
+    ld::store_le<std::uint64_t>(p + 24, chain);
+    ld::store_le<std::uint32_t>(p, ld::crc32c(p + 4, n - 4));
+    chain = ld::frame_chain(p, n);
+  }
+  return area;
 }
 
 // Flips a bit in the payload of record `index` (from 0) of a record area.
@@ -143,8 +158,11 @@ int main(int argc, char** argv) {
   const auto offs = record_offsets(w.file);
   check(offs.size() == 13, "13 records");
 
-  put(dir, "journal", 0x00, w.file);
-  put(dir, "journal-ro", 0x80, w.file);
+  // The whole file up to the end of its records: the preallocated zeros
+  // after them are not needed (and cost the fuzzer time on every input).
+  const std::vector<std::byte> whole(w.file.begin(), w.file.begin() + static_cast<long>(records_end(w.file)));
+  put(dir, "journal", 0x00, whole);
+  put(dir, "journal-ro", 0x80, whole);
   const auto area = record_area(w.file);
   put(dir, "records", 0x01, area);
   // Half of the last record (its last bytes are zeros, so cutting fewer

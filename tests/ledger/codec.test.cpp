@@ -213,8 +213,10 @@ TEST_CASE("hash_index: an insert at a hint is an insert, a stale hint is ignored
   CHECK(idx.size() == in.size());
 }
 
-TEST_CASE("string_fifo: strings stay intact across chunks, pushed and dropped at both ends", "[ledger][codec]") {
-  ld::basic_string_fifo<512> f;  // small chunks: many boundaries
+TEMPLATE_TEST_CASE("string_fifo: strings stay intact across chunks, pushed and dropped at both ends",
+                   "[ledger][codec]", ld::basic_string_fifo<512>, (ld::basic_string_fifo<512, 16>),
+                   (ld::basic_string_fifo<512, 512>)) {
+  TestType f;  // small chunks: many boundaries; a first chunk that grows, or not
   std::deque<std::pair<std::uint64_t, std::string>> ref;
   std::mt19937_64 rng(6);
   for (int step = 0; step < 60000; ++step) {
@@ -249,8 +251,10 @@ TEST_CASE("string_fifo: strings stay intact across chunks, pushed and dropped at
   CHECK(f.get(f.push_back("again"), 5) == "again");
 }
 
-TEST_CASE("chunked_vector: an append-only array across chunks", "[ledger][codec]") {
-  ld::chunked_vector<std::uint64_t, 8> v;  // small chunks: many boundaries
+TEMPLATE_TEST_CASE("chunked_vector: an append-only array across chunks", "[ledger][codec]",
+                   (ld::chunked_vector<std::uint64_t, 8>), (ld::chunked_vector<std::uint64_t, 8, 1>),
+                   (ld::chunked_vector<std::uint64_t, 64, 3>)) {
+  TestType v;  // small chunks: many boundaries; a first chunk that grows
   std::vector<std::uint64_t> ref;
   std::mt19937_64 rng(7);
   for (int step = 0; step < 5000; ++step) {
@@ -277,4 +281,38 @@ TEST_CASE("chunked_vector: an append-only array across chunks", "[ledger][codec]
   CHECK(v.begin() == v.end());
   v.push_back(42);
   CHECK(v[0] == 42);
+}
+
+TEMPLATE_TEST_CASE("chunked_fifo: elements stay intact while the first chunk grows and chunks come and go",
+                   "[ledger][codec]", (ld::chunked_fifo<std::string, 8>), (ld::chunked_fifo<std::string, 8, 1>),
+                   (ld::chunked_fifo<std::string, 64, 3>)) {
+  TestType f;  // a type with a destructor: every slot is built and destroyed once
+  std::deque<std::string> ref;
+  std::mt19937_64 rng(8);
+  for (int step = 0; step < 20000; ++step) {
+    const auto r = rng() % 10;
+    const unsigned push = step < 8000 ? 6 : step < 14000 ? 4 : 5;
+    if (r < push || ref.empty()) {
+      std::string s(rng() % 40, static_cast<char>('a' + rng() % 26));  // some beyond SSO
+      f.emplace_back(s);
+      ref.push_back(s);
+    } else if (r < 8) {
+      f.pop_front();
+      ref.pop_front();
+    } else {
+      f.pop_back();
+      ref.pop_back();
+    }
+    REQUIRE(f.size() == ref.size());
+    if (!ref.empty()) {
+      REQUIRE(f.front() == ref.front());
+      REQUIRE(f.back() == ref.back());
+      const std::size_t i = rng() % ref.size();
+      REQUIRE(f[i] == ref[i]);
+    }
+  }
+  f.clear();
+  CHECK(f.empty());
+  f.emplace_back("again");
+  CHECK(f.front() == "again");
 }

@@ -47,10 +47,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <random>
 #include <span>
@@ -478,11 +480,14 @@ class journal_storage {
    public:
     explicit scanner(journal_storage& j) : j_(j) {}
     result<const std::byte*> get(u64 off, std::size_t n) {
-      if (off >= begin_ && off + n <= begin_ + len_) return buf_.data() + (off - begin_);
+      if (off >= begin_ && off + n <= begin_ + len_) return buf_.get() + (off - begin_);
       const std::size_t want = std::max<std::size_t>(
           n, static_cast<std::size_t>(std::min<u64>(chunk(), j_.capacity_ > off ? j_.capacity_ - off : 0)));
-      if (buf_.size() < want) buf_.resize(want);
-      auto r = j_.cfg_.fs.pread(j_.fd_, buf_.data(), want, off);
+      if (size_ < want) {
+        buf_.reset(new std::byte[want]);  // not zeroed first: pread fills what is used
+        size_ = want;
+      }
+      auto r = j_.cfg_.fs.pread(j_.fd_, buf_.get(), want, off);
       if (!r) return j_.in_journal(r.error());
       begin_ = off;
       len_ = *r;
@@ -490,7 +495,7 @@ class journal_storage {
         return result<const std::byte*>(errc::io_error,
                                         fmt::format("journal '{}' ended while reading offset {}",
                                                     j_.cfg_.path, off));
-      return buf_.data();
+      return buf_.get();
     }
     // The first non-zero byte at or after `from` and the end of the last one
     // (both `from` when everything after it is zero).
@@ -501,12 +506,12 @@ class journal_storage {
         const std::size_t n = static_cast<std::size_t>(std::min<u64>(chunk(), j_.capacity_ - off));
         auto p = get(off, n);
         if (!p) return p.error();
-        for (std::size_t i = 0; i < n; ++i) {
-          if ((*p)[i] == std::byte{0}) continue;
-          if (!any) first = off + i;
-          any = true;
-          end = off + i + 1;
+        if (!any) {
+          const std::size_t i = ledger_detail::first_nonzero(*p, n);
+          any = i < n;
+          first = off + i;
         }
+        if (const std::size_t e = ledger_detail::nonzero_end(*p, n); e > 0) end = off + e;
         off += n;
       }
       return std::pair<u64, u64>{first, end};
@@ -546,9 +551,10 @@ class journal_storage {
    private:
     std::size_t chunk() const { return std::max<std::size_t>(j_.tear_window_, 1u << 20); }
     journal_storage& j_;
-    std::vector<std::byte> buf_;
+    std::unique_ptr<std::byte[]> buf_;
+    std::size_t size_ = 0;  // of buf_
     u64 begin_ = 0;
-    std::size_t len_ = 0;
+    std::size_t len_ = 0;   // bytes of buf_ read from begin_ on
   };
 
   [[nodiscard]] position start_position() const {
@@ -597,7 +603,7 @@ class journal_storage {
       if (!h) return h.error();
       const u32 len = load_le<u32>(*h + 4);
       const u64 s = load_le<u64>(*h + 8), durable = load_le<u64>(*h + 16), prev = load_le<u64>(*h + 24);
-      if (std::all_of(*h, *h + frame_header_size, [](std::byte b) { return b == std::byte{0}; }))
+      if (first_nonzero(*h, frame_header_size) == frame_header_size)
         return stop{};  // zeros: the end, unless data follows
       if (len < min_payload_size || len > tear_window_ - frame_header_size ||
           len > capacity_ - at.off - frame_header_size)
@@ -1083,7 +1089,7 @@ class journal_storage {
       return bad(fmt::format("the file is {} bytes, shorter than the {}-byte journal header; it is "
                              "not a tollgate journal or it was truncated",
                              capacity_, journal_header_size));
-    std::vector<std::byte> h(journal_header_size);
+    std::array<std::byte, journal_header_size> h;
     auto r = cfg_.fs.pread(fd_, h.data(), h.size(), 0);
     if (!r) return in_journal(r.error());
     if (*r != h.size()) return bad("the header could not be read in full");
@@ -1111,19 +1117,18 @@ class journal_storage {
     id_lo_ = load_le<u64>(h.data() + 32);
     if (auto w = read_watermark(h); !w) return w;
     static_assert(header_fixed_size + 4 == watermark_offset, "the watermark follows the fixed part");
-    const auto extra = std::find_if(h.begin() + watermark_offset + watermark_size, h.end(),
-                                    [](std::byte b) { return b != std::byte{0}; });
-    if (extra != h.end())
+    constexpr std::size_t rest = watermark_offset + watermark_size;
+    if (const std::size_t i = first_nonzero(h.data() + rest, h.size() - rest); rest + i < h.size())
       wm_problem_ = fmt::format("its header has a non-zero byte at offset {}, where it has none: it is "
                                 "damaged",
-                                extra - h.begin());
+                                rest + i);
     return {};
   }
 
   // The watermark from the header bytes `h`. A writer may be rewriting it
   // while a reader reads: a checksum mismatch is read again a few times
   // before it counts as damage.
-  [[nodiscard]] result<void> read_watermark(std::vector<std::byte>& h) {
+  [[nodiscard]] result<void> read_watermark(std::array<std::byte, ledger_detail::journal_header_size>& h) {
     using namespace ledger_detail;
     constexpr int attempts = 100;
     for (int i = 0; !wm_.decode(h.data() + watermark_offset); ++i) {

@@ -454,6 +454,30 @@ class reader {
   bool ok_ = true;
 };
 
+/// The index of the first non-zero byte of p[0, n), or n: eight bytes at a
+/// time (recovery scans whole preallocated segments for data).
+[[nodiscard]] inline std::size_t first_nonzero(const std::byte* p, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    u64 w;
+    std::memcpy(&w, p + i, 8);
+    if (w != 0) break;
+  }
+  while (i < n && p[i] == std::byte{0}) ++i;
+  return i;
+}
+/// One past the last non-zero byte of p[0, n), or 0 when all are zero.
+[[nodiscard]] inline std::size_t nonzero_end(const std::byte* p, std::size_t n) noexcept {
+  std::size_t e = n;
+  for (; e >= 8; e -= 8) {
+    u64 w;
+    std::memcpy(&w, p + e - 8, 8);
+    if (w != 0) break;
+  }
+  while (e > 0 && p[e - 1] == std::byte{0}) --e;
+  return e;
+}
+
 /// Stores a little-endian value at a fixed place (journal headers).
 template <class U>
 inline void store_le(std::byte* p, U v) noexcept {

@@ -208,6 +208,19 @@ struct key_rec {
   }
 };
 
+// Appends a new chunk of `n` elements from `alloc` to `chunks` (strongly
+// exception-safe: nothing leaks or changes if either allocation throws).
+template <class T, class Alloc>
+void push_chunk(std::vector<T*>& chunks, Alloc alloc, std::size_t n) {
+  T* p = alloc.allocate(n);
+  try {
+    chunks.push_back(p);
+  } catch (...) {
+    alloc.deallocate(p, n);
+    throw;
+  }
+}
+
 // A FIFO in chunks of 2 MiB: keys are added at the back and forgotten at
 // the front, one allocation per chunk rather than per key (std::deque
 // allocates every few keys of this size). Slots are constructed when used
@@ -216,9 +229,15 @@ struct key_rec {
 // they are written once, in order, so the TLB gains nothing, and a huge
 // page fault here (2 MiB zeroed at once, sometimes compacted first) made a
 // charge in memory up to 1.5x slower in half the runs (sys time
-// 45-330 ns per charge, against 55-100 ns with 4 KiB pages).
-template <class T, std::size_t Chunk = std::max<std::size_t>(1, (2u << 20) / sizeof(T))>
+// 45-330 ns per charge, against 55-100 ns with 4 KiB pages). The first
+// chunk starts at `First` slots (4 KiB) and doubles, its elements moved,
+// up to a whole chunk: a small ledger (a test, a fuzz run) never maps 2 MiB
+// it does not use.
+template <class T, std::size_t Chunk = std::max<std::size_t>(1, (2u << 20) / sizeof(T)),
+          std::size_t First = std::clamp<std::size_t>(4096 / sizeof(T), 1, Chunk)>
 class chunked_fifo {
+  static_assert(First >= 1 && First <= Chunk);
+
  public:
   chunked_fifo() = default;
   chunked_fifo(const chunked_fifo&) = delete;
@@ -237,7 +256,7 @@ class chunked_fifo {
   template <class... Args>
   T& emplace_back(Args&&... args) {
     const std::size_t at = head_ + size_;
-    if (at / Chunk >= chunks_.size()) chunks_.push_back(chunk_ptr(alloc().allocate(Chunk)));
+    if (at == capacity_) grow();
     T* p = new (slot(at)) T{std::forward<Args>(args)...};
     ++size_;
     return *p;
@@ -249,39 +268,73 @@ class chunked_fifo {
     --size_;
     if (size_ == 0) {
       clear();
-    } else if (head_ == Chunk) {
+    } else if (head_ == Chunk) {  // the first chunk is a whole one: head_ went through it
+      free_chunk(0);
       chunks_.erase(chunks_.begin());
+      capacity_ -= Chunk;
       head_ = 0;
     }
   }
   void pop_back() {
     slot(head_ + size_ - 1)->~T();
     --size_;
-    if (size_ == 0) clear();
-    else
-      while (chunks_.size() > needed(size_)) chunks_.pop_back();
+    if (size_ == 0) {
+      clear();
+      return;
+    }
+    while (chunks_.size() > needed(size_)) {  // never the first: size_ > 0
+      free_chunk(chunks_.size() - 1);
+      chunks_.pop_back();
+      capacity_ -= Chunk;
+    }
   }
   void clear() {
     for (std::size_t i = 0; i < size_; ++i) slot(head_ + i)->~T();
+    for (std::size_t c = 0; c < chunks_.size(); ++c) free_chunk(c);
     chunks_.clear();
     head_ = 0;
     size_ = 0;
+    capacity_ = 0;
   }
 
  private:
-  static std::allocator<T> alloc() { return {}; }
-  struct chunk_deleter {
-    void operator()(T* p) const noexcept { std::allocator<T>().deallocate(p, Chunk); }
-  };
-  using chunk_ptr = std::unique_ptr<T, chunk_deleter>;
+  // Room for one more slot: a whole new chunk, or while the first chunk is
+  // the only one and not whole yet, a first chunk twice as large.
+  void grow() {
+    if (capacity_ >= Chunk) {
+      push_chunk(chunks_, std::allocator<T>(), Chunk);
+      capacity_ += Chunk;
+      return;
+    }
+    const std::size_t cap = capacity_ == 0 ? First : std::min(2 * capacity_, Chunk);
+    if (chunks_.empty()) {
+      push_chunk(chunks_, std::allocator<T>(), cap);
+      capacity_ = cap;
+      return;
+    }
+    T* p = std::allocator<T>().allocate(cap);
+    for (std::size_t i = head_; i < head_ + size_; ++i) {
+      new (p + i) T(std::move(chunks_[0][i]));
+      chunks_[0][i].~T();
+    }
+    free_chunk(0);
+    chunks_[0] = p;
+    capacity_ = cap;
+  }
+  // Chunk c's slots: the first chunk may be smaller while it is the only one.
+  [[nodiscard]] std::size_t chunk_size(std::size_t c) const noexcept {
+    return c == 0 && chunks_.size() == 1 ? capacity_ : Chunk;
+  }
+  void free_chunk(std::size_t c) noexcept { std::allocator<T>().deallocate(chunks_[c], chunk_size(c)); }
   [[nodiscard]] std::size_t needed(std::size_t n) const { return (head_ + n + Chunk - 1) / Chunk; }
-  T* slot(std::size_t p) const { return chunks_[p / Chunk].get() + p % Chunk; }
+  T* slot(std::size_t p) const { return chunks_[p / Chunk] + p % Chunk; }
   // A vector, not a deque: indexing it is what every access does, and
   // dropping the first of a few hundred chunk pointers (once per Chunk
   // elements) costs nothing.
-  std::vector<chunk_ptr> chunks_;
-  std::size_t head_ = 0;  // index of the front element in the first chunk
+  std::vector<T*> chunks_;
+  std::size_t head_ = 0;      // index of the front element in the first chunk
   std::size_t size_ = 0;
+  std::size_t capacity_ = 0;  // slots from the first chunk's start to the last chunk's end
 };
 
 /**
@@ -290,34 +343,43 @@ class chunked_fifo {
  * for twice the memory, all of it zeroed again, at every doubling (of a
  * ledger's entries, that was the largest single cost of a large batch:
  * page zeroing was 14% of the time of 1000-charge batches). Here every
- * byte is zeroed once, when its chunk is first touched, and nothing moves.
- * Elements are trivially copyable; pop_back() (rollback) keeps the chunks.
+ * byte is zeroed once, when its chunk is first touched, and nothing moves
+ * once the first chunk is whole: it starts at `First` elements (4 KiB) and
+ * doubles up to a chunk, so a small ledger never maps 2 MiB it does not
+ * use. Elements are trivially copyable; pop_back() (rollback) keeps the
+ * chunks.
  */
-template <class T, std::size_t Chunk = (2u << 20) / sizeof(T)>
+template <class T, std::size_t Chunk = (2u << 20) / sizeof(T),
+          std::size_t First = std::clamp<std::size_t>(4096 / sizeof(T), 1, Chunk)>
 class chunked_vector {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+  static_assert(First >= 1 && First <= Chunk);
 
  public:
   chunked_vector() = default;
   chunked_vector(const chunked_vector&) = delete;
   chunked_vector& operator=(const chunked_vector&) = delete;
+  ~chunked_vector() { clear(); }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-  [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return chunks_[i / Chunk].get()[i % Chunk]; }
+  [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return chunks_[i / Chunk][i % Chunk]; }
   [[nodiscard]] const T& front() const noexcept { return (*this)[0]; }
   [[nodiscard]] const T& back() const noexcept { return (*this)[size_ - 1]; }
   void push_back(const T& v) {
-    if (size_ / Chunk >= chunks_.size()) chunks_.push_back(chunk_ptr(alloc().allocate(Chunk)));
-    chunks_[size_ / Chunk].get()[size_ % Chunk] = v;
+    if (size_ == capacity_) grow();
+    chunks_[size_ / Chunk][size_ % Chunk] = v;
     ++size_;
   }
   void pop_back() noexcept { --size_; }
   /// Nothing to prepare: growing never moves what is there.
   void reserve(std::size_t) noexcept {}
   void clear() noexcept {
+    for (std::size_t c = 0; c < chunks_.size(); ++c)
+      huge_page_allocator<T>().deallocate(chunks_[c], c == 0 && chunks_.size() == 1 ? capacity_ : Chunk);
     chunks_.clear();
     size_ = 0;
+    capacity_ = 0;
   }
 
   class const_iterator {
@@ -350,33 +412,53 @@ class chunked_vector {
   [[nodiscard]] const_iterator end() const noexcept { return {this, size_}; }
 
  private:
-  static huge_page_allocator<T> alloc() { return {}; }
-  struct chunk_deleter {
-    void operator()(T* p) const noexcept { huge_page_allocator<T>().deallocate(p, Chunk); }
-  };
-  using chunk_ptr = std::unique_ptr<T, chunk_deleter>;
-  std::vector<chunk_ptr> chunks_;
+  // Room for one more element: a whole new chunk, or while the first chunk
+  // is the only one and not whole yet, a first chunk twice as large.
+  void grow() {
+    huge_page_allocator<T> alloc;
+    if (capacity_ >= Chunk) {
+      push_chunk(chunks_, alloc, Chunk);
+      capacity_ += Chunk;
+      return;
+    }
+    const std::size_t cap = capacity_ == 0 ? First : std::min(2 * capacity_, Chunk);
+    if (chunks_.empty()) {
+      push_chunk(chunks_, alloc, cap);
+    } else {
+      T* p = alloc.allocate(cap);
+      std::memcpy(static_cast<void*>(p), chunks_[0], size_ * sizeof(T));
+      alloc.deallocate(chunks_[0], capacity_);
+      chunks_[0] = p;
+    }
+    capacity_ = cap;
+  }
+  std::vector<T*> chunks_;
   std::size_t size_ = 0;
+  std::size_t capacity_ = 0;  // elements in the chunks
 };
 
 /**
  * Short byte strings (idempotency keys, at most 255 bytes) in FIFO order,
  * packed into 2 MiB chunks of ordinary pages (see chunked_fifo): appended at
  * the back, dropped from the front (keys past their retention) or the back
- * (rollback), each contiguous.
+ * (rollback), each contiguous. The first chunk starts at `First` bytes and
+ * doubles (its bytes copied) while it is the only one: a small ledger never
+ * maps 2 MiB it does not use; views from get() last until the next push.
  * A key costs its length rather than a std::string (32 bytes, and a heap
  * block beyond 15 bytes). Positions are absolute and never reused.
  */
-template <std::size_t Chunk = (2u << 20)>
+template <std::size_t Chunk = (2u << 20), std::size_t First = std::min<std::size_t>(4096, Chunk)>
 class basic_string_fifo {
  public:
   static constexpr std::size_t chunk = Chunk;
   static constexpr std::size_t max_length = 255;
 
   static_assert(Chunk >= 255, "a chunk must hold the longest string");
+  static_assert(First >= 1 && First <= Chunk);
   basic_string_fifo() = default;
   basic_string_fifo(const basic_string_fifo&) = delete;
   basic_string_fifo& operator=(const basic_string_fifo&) = delete;
+  ~basic_string_fifo() { clear(); }
 
   /// Appends `s` (at most max_length bytes); returns its position.
   u64 push_back(std::string_view s) {
@@ -391,7 +473,7 @@ class basic_string_fifo {
   /// The `n` bytes at `pos` (as push_back returned it).
   [[nodiscard]] std::string_view get(u64 pos, std::size_t n) const noexcept {
     if (n == 0) return {};
-    return {chunks_[pos / chunk - first_].get() + pos % chunk, n};
+    return {chunks_[pos / chunk - first_] + pos % chunk, n};
   }
   /// Drops everything before `pos` (the position of the oldest string kept,
   /// or end() when none is).
@@ -399,8 +481,10 @@ class basic_string_fifo {
     std::size_t n = 0;
     while (n < chunks_.size() && (first_ + n + 1) * chunk <= pos) ++n;
     if (n == 0) return;
+    for (std::size_t c = 0; c < n; ++c) free_chunk(c);
     chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(n));
     first_ += n;
+    first_size_ = chunk;  // the chunks after the first are whole
     if (chunks_.empty()) {
       first_ = tail_ / chunk;
       room_ = 0;
@@ -411,11 +495,15 @@ class basic_string_fifo {
     tail_ = pos;
     // Keep the chunks up to the one holding the byte before tail_.
     const u64 needed = tail_ <= first_ * chunk ? 0 : (tail_ + chunk - 1) / chunk - first_;
-    while (chunks_.size() > needed) chunks_.pop_back();
+    while (chunks_.size() > needed) {
+      free_chunk(chunks_.size() - 1);
+      chunks_.pop_back();
+    }
     room_ = 0;  // the next push_back finds its place again
   }
   [[nodiscard]] u64 end() const noexcept { return tail_; }
   void clear() {
+    for (std::size_t c = 0; c < chunks_.size(); ++c) free_chunk(c);
     chunks_.clear();
     first_ = 0;
     tail_ = 0;
@@ -424,23 +512,36 @@ class basic_string_fifo {
 
  private:
   // Points next_ at tail_ (moved to the next chunk if `n` bytes do not fit
-  // in the rest of this one: a string never straddles two chunks).
+  // in the rest of this one: a string never straddles two chunks), growing
+  // the first chunk when it is the only one and too small.
   void make_room(std::size_t n) {
     TOLLGATE_ASSERT(n <= max_length, "ledger: a key longer than 255 bytes");
     if (tail_ % chunk + n > chunk) tail_ += chunk - tail_ % chunk;
     const u64 c = tail_ / chunk;
-    if (chunks_.empty()) first_ = c;
-    while (first_ + chunks_.size() <= c) chunks_.push_back(chunk_ptr(alloc().allocate(chunk)));
-    next_ = chunks_[c - first_].get() + tail_ % chunk;
-    room_ = chunk - tail_ % chunk;
+    const std::size_t need = tail_ % chunk + n;
+    if (chunks_.empty()) {
+      first_ = c;
+      first_size_ = std::min(chunk, std::max(First, need));
+      push_chunk(chunks_, std::allocator<char>(), first_size_);
+    } else if (c == first_ && need > first_size_) {
+      std::size_t size = first_size_;
+      while (size < need) size = std::min(chunk, 2 * size);
+      char* p = std::allocator<char>().allocate(size);
+      std::memcpy(p, chunks_[0], tail_ % chunk);
+      free_chunk(0);
+      chunks_[0] = p;
+      first_size_ = size;
+    }
+    while (first_ + chunks_.size() <= c) push_chunk(chunks_, std::allocator<char>(), chunk);
+    next_ = chunks_[c - first_] + tail_ % chunk;
+    room_ = (c == first_ ? first_size_ : chunk) - tail_ % chunk;
   }
-  static std::allocator<char> alloc() { return {}; }
-  struct chunk_deleter {
-    void operator()(char* p) const noexcept { std::allocator<char>().deallocate(p, chunk); }
-  };
-  using chunk_ptr = std::unique_ptr<char, chunk_deleter>;
-  std::vector<chunk_ptr> chunks_;  // few: one per 2 MiB of keys
+  void free_chunk(std::size_t c) noexcept {
+    std::allocator<char>().deallocate(chunks_[c], c == 0 ? first_size_ : chunk);
+  }
+  std::vector<char*> chunks_;      // few: one per 2 MiB of keys
   u64 first_ = 0;                  // the chunk number (position / chunk) of chunks_.front()
+  std::size_t first_size_ = 0;     // bytes in chunks_.front() (the others have `chunk`)
   u64 tail_ = 0;                   // where the next string goes
   char* next_ = nullptr;           // tail_'s byte, when room_ > 0
   std::size_t room_ = 0;           // bytes free at next_ in its chunk
