@@ -235,7 +235,7 @@ std::size_t charge_record_size() {
   w.u32v(1);
   ld::op_in op{tollgate::operation_kind::charge, "k1234567", "acme", {}, 1'000'000};
   ld::state::encode_op(w, op, ld::receipt_rec{});
-  tollgate::journal_storage<>::end_frame(buf, pos, 1, 0);
+  (void)tollgate::journal_storage<>::end_frame(buf, pos, 1, 0, 0);
   return buf.size() - pos;
 }
 

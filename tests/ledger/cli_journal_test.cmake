@@ -10,26 +10,7 @@ file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 set(failures 0)
 
-# run(<expected exit code> <name> args...): runs the CLI, sets OUT and ERR.
-function(run expected name)
-  execute_process(COMMAND "${CLI}" ${ARGN}
-    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
-  set(OUT "${out}" PARENT_SCOPE)
-  set(ERR "${err}" PARENT_SCOPE)
-  if(NOT rc STREQUAL "${expected}")
-    message(SEND_ERROR "${name}: expected exit ${expected}, got ${rc}\n  args: ${ARGN}\n  stdout: ${out}\n  stderr: ${err}")
-    math(EXPR f "${failures} + 1")
-    set(failures ${f} PARENT_SCOPE)
-  endif()
-endfunction()
-
-function(expect name condition_text)
-  if(NOT (${ARGN}))
-    message(SEND_ERROR "${name}: ${condition_text}")
-    math(EXPR f "${failures} + 1")
-    set(failures ${f} PARENT_SCOPE)
-  endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/cli_support.cmake")
 
 # The SHA-256 of every file in WORK, one "name hash" line each.
 function(snapshot_dir out)
