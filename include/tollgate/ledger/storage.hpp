@@ -20,7 +20,8 @@ namespace tollgate {
  * | member | what it does |
  * | --- | --- |
  * | `replay(sink) -> result<recovery_report>` | feeds the snapshot and every record to the ledger |
- * | `begin_frame(buf)`, `end_frame(buf, pos, seq, durable_through)` | frame a record in the ledger's buffer |
+ * | `begin_frame(buf)`, `end_frame(buf, pos, seq, durable_through, prev) -> chain` | frame a record in the ledger's buffer, chained to the one before |
+ * | `chain()` | after replay: the chain value the next record follows |
  * | `durable_through()` | the highest sequence number synced so far (thread-safe) |
  * | `write(bytes) -> result<void>` | appends whole frames, at most `max_write()` bytes |
  * | `sync() -> result<void>` | makes everything written durable |
