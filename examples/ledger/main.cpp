@@ -324,7 +324,9 @@ int verify_cmd(const context& ctx) {
                -balance(tollgate::party::grants), -balance(tollgate::party::adjustments));
     fmt::print("  used {}, expired {}, held {}, available {}\n", balance(tollgate::party::usage),
                balance(tollgate::party::expired), t.held, t.available);
-    if (rep.torn_tail)
+    if (rep.torn_tail && rep.torn_bytes == 0)  // records the watermark names, not in the file
+      fmt::print("  {}\n", one_line(rep.notes.substr(rep.notes.find("torn tail"))));
+    else if (rep.torn_tail)
       fmt::print("  torn tail: {} bytes at offset {} from a write that was never acknowledged "
                  "(cut off on the next writable open, which first copies them to {}.torn-{})\n",
                  rep.torn_bytes, rep.torn_offset, tollgate::examples::printable(ctx.path), rep.torn_offset);

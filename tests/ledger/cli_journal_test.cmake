@@ -42,6 +42,16 @@ run(2 "hold timeout of zero" "${T}" hold acme 1 --key h --timeout 0.0000001)
 snapshot_dir(after)
 expect("bad input on a torn journal" "files changed:\nbefore:\n${before}after:\n${after}" before STREQUAL after)
 
+# ---- the last write read back as zeros: a torn tail that left no bytes
+execute_process(COMMAND "${MAKE_JOURNAL}" "${WORK}/lost.journal" lost OUTPUT_VARIABLE lost_at
+  OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+expect("make lost journal" "failed" rc EQUAL 0)
+run(0 "verify a lost last write" "${WORK}/lost.journal" verify)
+expect("verify a lost last write" "output: ${OUT}" OUT MATCHES "the last write \\(records 1200 to 1200, offsets ${lost_at} to")
+run(0 "write after a lost last write" "${WORK}/lost.journal" charge acme 1 --key after-lost)
+run(0 "verify after that write" "${WORK}/lost.journal" verify --json)
+expect("verify after that write" "torn tail left: ${OUT}" OUT MATCHES "\"torn_tail\":false")
+
 # ---- an identical retry of a grant with --expires-in replays (the expiry is
 # relative to the operation, not computed from the clock on each run)
 set(G "${WORK}/grant.journal")

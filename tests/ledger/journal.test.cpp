@@ -1017,12 +1017,14 @@ TEST_CASE("journal: a journal cut short inside an earlier record is refused, not
   SECTION("the file cut short (head -c)") {
     write_file(w, std::vector<std::byte>(full.begin(), full.begin() + static_cast<long>(cut)));
     kind = "head -c";
+    SUCCEED("the journal copied up to the cut");
   }
   SECTION("the file as long as before, zeros from the cut on") {
     auto z = full;
     std::fill(z.begin() + static_cast<long>(cut), z.end(), std::byte{0});
     write_file(w, z);
     kind = "zeroed";
+    SUCCEED("the journal copied, zeros from the cut on");
   }
   const auto before = read_file(w);
   f.cfg.path = w;

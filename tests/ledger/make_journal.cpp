@@ -1,9 +1,10 @@
 // Makes journal files for the tollgate-ledger command-line tests:
-//   tollgate-ledger-make-journal FILE sound|torn|damaged
+//   tollgate-ledger-make-journal FILE sound|torn|damaged|lost
 // sound: a few hundred operations; torn: the same plus half a record at the
 // end (a write that was never acknowledged); damaged: the same with one byte
-// flipped in the second record, far more than a tear window before the end.
-// Prints the offset of the torn or damaged record.
+// flipped in the second record, far more than a tear window before the end;
+// lost: the last record read back as zeros (the header still says it was
+// written). Prints the offset of the torn, damaged or lost record.
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -16,7 +17,7 @@ using namespace tollgate::literals;
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s FILE sound|torn|damaged\n", argv[0]);
+    std::fprintf(stderr, "usage: %s FILE sound|torn|damaged|lost\n", argv[0]);
     return 2;
   }
   const std::string path = argv[1], kind = argv[2];
@@ -61,6 +62,11 @@ int main(int argc, char** argv) {
     f.seekp(static_cast<std::streamoff>(at));
     f.write(&c, 1);
     std::printf("%llu\n", static_cast<unsigned long long>(offs[1]));
+  } else if (kind == "lost") {
+    const std::vector<char> zeros(static_cast<std::size_t>(off - offs.back()), 0);
+    f.seekp(static_cast<std::streamoff>(offs.back()));
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    std::printf("%llu\n", static_cast<unsigned long long>(offs.back()));
   } else if (kind == "torn") {
     const char junk[23] = "a write cut off midway";
     f.seekp(static_cast<std::streamoff>(off));
