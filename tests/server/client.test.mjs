@@ -196,3 +196,25 @@ test('SIGTERM stops the server cleanly and a restart keeps the ledger', async ()
     await again.dispose();
   }
 });
+
+test('SIGKILL loses no acknowledged purchase; a second server on the same journal is refused', async () => {
+  const s = await startServer(testConfig());
+  try {
+    for (let i = 0; i < 20; ++i) await purchase(s, 'agency', '0.50', `kill-${i}`);
+    const second = await startServer(testConfig(), { dir: s.dir }).catch((e) => e);
+    assert.ok(second instanceof Error);
+    assert.match(second.message, /exited with 1 before listening[\s\S]*another process .* has this journal open for writing/);
+  } finally {
+    s.proc.kill('SIGKILL');
+    await s.exited;
+  }
+  const again = await startServer(testConfig(), { dir: s.dir });
+  try {
+    for (let i = 0; i < 20; ++i) assert.equal((await purchase(again, 'agency', '0.50', `kill-${i}`)).replayed, true);
+    const account = await (await admin(again, '/admin/accounts/agency')).json();
+    assert.equal(account.creditBalance, 20 * 50);
+    assert.equal(account.purchasedUsd, '10.00');
+  } finally {
+    await again.dispose();
+  }
+});

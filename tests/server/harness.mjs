@@ -4,6 +4,7 @@
 // client would send. The binary comes from TOLLGATE_SERVER (scripts/test.sh
 // sets it), else the release build of this checkout.
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
@@ -15,6 +16,17 @@ import RunwayML from '@runwayml/sdk';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const serverBinary =
   process.env.TOLLGATE_SERVER ?? path.resolve(here, '../../build/release/examples/server/tollgate-server');
+
+// A server still running 30 s after a test file's tests ended (a test that
+// failed before stopping it) is killed, so it cannot keep the file from
+// ending. The timer does not keep the process alive by itself: a file whose
+// servers all stopped ends at once.
+const live = new Set();
+after(() => {
+  setTimeout(() => {
+    for (const proc of live) proc.kill('SIGKILL');
+  }, 30_000).unref();
+});
 
 export const ADMIN_KEY = 'admin_test_key_0123456789abcdef';
 export const KEYS = {
@@ -51,6 +63,8 @@ export async function startServer(config = testConfig(), { dir } = {}) {
   const proc = spawn(serverBinary, ['--config', configFile, '--listen', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
