@@ -36,3 +36,6 @@
 #include "tiers/book.hpp"
 #include "tiers/autobilling.hpp"
 #include "tiers/codec.hpp"
+// the gate and its reports
+#include "gate.hpp"
+#include "report.hpp"
