@@ -238,7 +238,9 @@ class journal_storage {
    * Replays the journal into `sink`: `sink.snapshot(bytes) -> result<void>`
    * (the snapshot's state; on an error replay falls back to the whole
    * journal after `sink.reset()`), then `sink.record(seq, bytes) ->
-   * result<void>` for every record. On a writable open, copies a torn tail
+   * result<void>` for every record, then `sink.replayed() -> result<void>`
+   * (if it has one: the check of the state replayed, made before anything is
+   * written, so a journal refused is left as it was). On a writable open, copies a torn tail
    * to FILE.torn-OFFSET and cuts it, then syncs the journal (so everything
    * replayed counts as durable). Errors: errc::corrupt_journal (damage, an
    * acknowledged record missing, a record of another history, with the
@@ -254,6 +256,8 @@ class journal_storage {
     auto stop = replay_records(sink, sc, at, rep);
     if (!stop) return stop.error();
     if (auto r = check_history(*stop, at); !r) return r.error();
+    if constexpr (requires { sink.replayed(); })
+      if (auto r = sink.replayed(); !r) return r.error();
     if (auto r = settle_tail(sc, *stop, at, rep); !r) return r.error();
     if (!cfg_.read_only)
       if (auto r = make_durable(at); !r) return r.error();

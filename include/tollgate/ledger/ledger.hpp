@@ -128,10 +128,6 @@ class basic_ledger {
       l->chain_ = l->storage_->chain();
       l->durable_seq_ = l->next_record_seq_ - 1;
       l->recovery_.operations = l->state_.operations();
-      if (l->options_.check_invariants_on_open)
-        if (auto c = l->state_.check_invariants(true); !c)
-          return result<std::unique_ptr<basic_ledger>>(
-              errc::corrupt_journal, "after replay: " + c.error().message());
       l->state_.evict_keys(l->now_ns());
       if (l->storage_->read_only()) {
         l->read_only_ = true;
@@ -440,7 +436,7 @@ class basic_ledger {
                       "ledger clock's now; settling in the future would time out holds and expire "
                       "grants early, and ledger time never goes back. Pass the clock's now, or omit it",
                       to_ns(now), to_ns(now) - clock_ns));
-    const i64 t = std::max(to_ns(now), state_.last_time());
+    const i64 t = std::max(std::min(to_ns(now), ledger_detail::never - 1), state_.last_time());
     if constexpr (persistent) state_.set_record_seq(next_record_seq_);
     return no_throw([&]() -> result<std::size_t> {
       const savepoint sp = state_.mark();
@@ -667,7 +663,12 @@ class basic_ledger {
   static time_point to_time(i64 ns) {
     return time_point(std::chrono::duration_cast<duration>(std::chrono::nanoseconds(ns)));
   }
-  i64 now_ns() const { return std::max(to_ns(clock_.now()), state_.last_time()); }
+  // Ledger time stays below `never` (a clock at its largest time point reads
+  // as one tick before it): an operation at `never` would record a time that
+  // means "no time" (a first purchase at `never` reads as none).
+  i64 now_ns() const {
+    return std::max(std::min(to_ns(clock_.now()), ledger_detail::never - 1), state_.last_time());
+  }
 
   // ------------------------------------------------------------ conversion
 
@@ -940,6 +941,15 @@ class basic_ledger {
       return l.state_.deserialize(bytes.data(), bytes.size());
     }
     void reset() { l.state_.clear(); }
+    // Every invariant of the state replayed, checked before the storage
+    // writes anything (a torn tail cut, the watermark): a journal refused
+    // here is left exactly as it was.
+    result<void> replayed() {
+      if (!l.options_.check_invariants_on_open) return {};
+      if (auto c = l.state_.check_invariants(true); !c)
+        return result<void>(errc::corrupt_journal, "after replay: " + c.error().message());
+      return {};
+    }
     result<void> record(u64 seq, std::span<const std::byte> payload) {
       using namespace ledger_detail;
       auto bad = [](std::string why) { return result<void>(errc::corrupt_journal, std::move(why)); };
@@ -949,6 +959,7 @@ class basic_ledger {
       const u32 n = rd.u32v();
       if (!rd.ok()) return bad("the record is too short");
       if (version != record_format) return bad(fmt::format("unknown record format {}", version));
+      if (t == never) return bad("its time is the largest there is, which no ledger writes");
       if (t < l.state_.last_time())
         return bad(fmt::format("its time {} is before the previous record's {}", time_text(t),
                                time_text(l.state_.last_time())));
