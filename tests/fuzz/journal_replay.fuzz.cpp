@@ -59,8 +59,9 @@ const std::vector<std::byte>& valid_header() {
   return h;
 }
 
-std::vector<std::byte> snapshot_file(const std::byte* payload, std::size_t n) {
-  std::vector<std::byte> f(ld::snapshot_header_size);
+// A snapshot file with a valid header around `payload`, built in `f`.
+void snapshot_file(std::vector<std::byte>& f, const std::byte* payload, std::size_t n) {
+  f.assign(ld::snapshot_header_size, std::byte{0});
   std::byte* h = f.data();
   std::memcpy(h, ld::snapshot_magic, 8);
   ld::store_le<std::uint32_t>(h + 8, ld::snapshot_file_format);
@@ -75,7 +76,19 @@ std::vector<std::byte> snapshot_file(const std::byte* payload, std::size_t n) {
   ld::store_le<std::uint32_t>(h + 72, ld::crc32c(payload, n));
   ld::store_le<std::uint32_t>(h + 76, ld::crc32c(h, 76));
   f.insert(f.end(), payload, payload + n);
-  return f;
+}
+
+// The bytes of a file, read into `buf` (which keeps its capacity from run
+// to run: contents() would allocate a copy each time).
+const std::vector<std::byte>& read(tollgate::memory_file_system& fs, const std::string& path,
+                                   std::vector<std::byte>& buf) {
+  buf.clear();
+  auto h = fs.open(path, tollgate::open_mode::read_only);
+  if (!h) return buf;
+  buf.resize(static_cast<std::size_t>(fs.size(*h).value()));
+  (void)fs.pread(*h, buf.data(), buf.size(), 0);
+  fs.close(*h);
+  return buf;
 }
 
 // Byte vectors compared with memcmp (an element loop would cost an
@@ -99,37 +112,37 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto* in = reinterpret_cast<const std::byte*>(data + 1);
   const std::size_t n = size - 1;
 
+  // Buffers kept from run to run (their capacity): no allocation per run
+  // that the input does not need.
+  static std::vector<std::byte> file, snapshot, now, copy;
   tollgate::memory_file_system fs;
-  std::vector<std::byte> file;
   switch (mode) {
     case 0: file.assign(in, in + n); break;
     case 1:
-      file = valid_header();
+      file.assign(valid_header().begin(), valid_header().end());
       file.insert(file.end(), in, in + n);
       file.resize(file.size() + 64);  // some preallocated zeros
       break;
     case 2: {
-      file = valid_header();
+      file.assign(valid_header().begin(), valid_header().end());
       std::uint64_t seq = 1, chain = ld::initial_chain(id_hi, id_lo);
-      std::vector<std::byte> frame;
       for (std::size_t pos = 0; pos < n;) {
         const std::size_t len = std::min<std::size_t>(static_cast<std::uint8_t>(in[pos]) + 1, n - pos - 1);
         ++pos;
-        frame.clear();
-        const auto at = tollgate::journal_storage<>::begin_frame(frame);
-        frame.insert(frame.end(), in + pos, in + pos + len);
-        chain = tollgate::journal_storage<>::end_frame(frame, at, seq, marks_nothing_durable ? 0 : seq - 1, chain);
+        const auto at = tollgate::journal_storage<>::begin_frame(file);  // framed in place
+        file.insert(file.end(), in + pos, in + pos + len);
+        chain = tollgate::journal_storage<>::end_frame(file, at, seq, marks_nothing_durable ? 0 : seq - 1, chain);
         ++seq;
-        file.insert(file.end(), frame.begin(), frame.end());
         pos += len;
       }
       file.resize(file.size() + 64);
       break;
     }
     case 3:
-      file = valid_header();
+      file.assign(valid_header().begin(), valid_header().end());
       file.resize(file.size() + 64);
-      fs.set_contents("j.snapshot", snapshot_file(in, n));
+      snapshot_file(snapshot, in, n);
+      fs.set_contents("j.snapshot", snapshot);
       break;
   }
   fs.set_contents("j", file);
@@ -143,16 +156,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto opened = fuzz_ledger::open(cfg, {}, clock);
   if (!opened) {
     if (opened.error().message().empty()) bug("an error without a message", "");
-    if (opened.error() == tollgate::errc::corrupt_journal && !same(fs.contents("j"), file.data(), file.size()))
+    if (opened.error() == tollgate::errc::corrupt_journal && !same(read(fs, "j", now), file.data(), file.size()))
       bug("a journal refused as damaged was changed", opened.error().message());
     return 0;
   }
   fuzz_ledger& l = **opened;
   if (const auto& rep = l.recovery(); rep.torn_tail_cut && rep.torn_bytes > 0) {
-    const auto now = fs.contents("j");
+    read(fs, "j", now);
     const auto from = static_cast<long>(rep.torn_offset), to = static_cast<long>(rep.torn_offset + rep.torn_bytes);
     if (rep.torn_bytes == 0 || to > static_cast<long>(file.size())) bug("a torn tail out of range", rep.notes);
-    if (!same(fs.contents(rep.torn_copy), file.data() + from, static_cast<std::size_t>(to - from)))
+    if (!same(read(fs, rep.torn_copy, copy), file.data() + from, static_cast<std::size_t>(to - from)))
       bug("the copy of a torn tail does not hold the bytes cut", rep.torn_copy);
     if (ld::first_nonzero(now.data() + from, static_cast<std::size_t>(to - from)) != static_cast<std::size_t>(to - from))
       bug("a torn tail was not zeroed", rep.notes);
