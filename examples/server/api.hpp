@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <tollgate/json/strict.hpp>
+#include <tollgate/ledger/detail/codec.hpp>
 #include <tollgate/pricing/catalog.hpp>
 
 #include "clock.hpp"
@@ -564,6 +565,7 @@ class api {
     s.endpoint = std::string(endpoint.name);
     s.estimate = quote->charged;
     s.idempotency_key = std::move(key);
+    s.body_digest = tollgate::ledger_detail::xxh64(req.body().data(), req.body().size(), 0);
     blocking(req, std::move(respond), account, [this, s = std::move(s)](unsigned version) {
       auto r = backend_.submit(s);
       if (auto* e = std::get_if<refusal>(&r))
@@ -624,7 +626,8 @@ class api {
       use[model] = {{"dailyGenerations", m.daily_generations}};
     }
     ojson out = {{"creditBalance", api_detail::credits_json(o.balance)},
-                 {"tier", {{"maxMonthlyCreditSpend", api_detail::credits_json(o.max_monthly_spend)}, {"models", limits}}},
+                 {"tier", {{"maxMonthlyCreditSpend", o.max_monthly_spend ? api_detail::credits_json(*o.max_monthly_spend) : ojson(nullptr)},
+                           {"models", limits}}},
                  {"usage", {{"models", use}}}};
     respond(api_detail::json_response(http::status::ok, out, req.version()), request_note{account});
   }

@@ -27,7 +27,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "http.hpp"
-#include "interim_backend.hpp"
+#include "gate_backend.hpp"
 #include "requests.hpp"
 
 namespace {
@@ -61,13 +61,16 @@ int serve(tollgate_server::server_config config, const std::optional<std::string
 
   std::error_code ec;
   std::filesystem::create_directories(config.journal.parent_path(), ec);
-  interim_backend backend(config.journal, config.durability, clock);
+  gate_backend backend(config.journal, config.durability, catalog, config.simulation, clock);
+  if (const auto& r = backend.recovery(); r.accounts != 0)
+    fmt::print(stderr, "tollgate-server: journal {}: {} accounts, {} open tasks back, {} orphan holds released ({} credits)\n",
+               config.journal.string(), r.accounts, r.tasks, r.orphan_holds, r.orphan_credits.to_string());
   boost::asio::thread_pool workers(config.workers);
   std::optional<api<tollgate::catalog>> handler;
   auto server = std::make_unique<http_server>(config.http, [&handler](request&& req, responder respond) {
     (*handler)(std::move(req), std::move(respond));
   });
-  handler.emplace(config, catalog, backend, simulated_probe(config.simulation.input_ms), workers, clock, &server->counters());
+  handler.emplace(config, backend.gate().catalog(), backend, simulated_probe(config.simulation.input_ms), workers, clock, &server->counters());
   const auto ep = server->listen(config.host, config.port);
   boost::asio::signal_set signals(server->context(), SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -81,7 +84,7 @@ int serve(tollgate_server::server_config config, const std::optional<std::string
   server->run();
   workers.join();
   fmt::print(stderr, "tollgate-server: stopped\n");
-  return 0;  // the backend's destructor closes the journal
+  return 0;  // the backend's destructor stops the generator and closes the journal
 }
 
 }  // namespace

@@ -115,6 +115,14 @@ class simulated_generator {
     return n;
   }
 
+  /// The output URLs of a task that succeeded: OUTPUT_URL/TASK/0.EXT (png,
+  /// mp3 or mp4 by what the model produces). A function of the id alone, so
+  /// a task finished before a restart has the same outputs after it.
+  [[nodiscard]] std::vector<std::string> outputs(std::string_view task, tollgate::media_kind kind) const {
+    const char* extension = kind == tollgate::media_kind::image ? "png" : kind == tollgate::media_kind::audio ? "mp3" : "mp4";
+    return {fmt::format("{}/{}/0.{}", settings_.output_url, task, extension)};
+  }
+
   /// Tasks running here.
   [[nodiscard]] std::size_t running() const {
     std::lock_guard lk(mutex_);
@@ -168,8 +176,7 @@ class simulated_generator {
   [[nodiscard]] generation_result outcome(const std::string& task, tollgate::media_kind kind) const {
     if (fails(task))
       return generation_result{false, {}, "The generation failed (simulated).", "INTERNAL.BAD_OUTPUT.CODE01"};
-    const char* extension = kind == tollgate::media_kind::image ? "png" : kind == tollgate::media_kind::audio ? "mp3" : "mp4";
-    return generation_result{true, {fmt::format("{}/{}/0.{}", settings_.output_url, task, extension)}, {}, {}};
+    return generation_result{true, outputs(task, kind), {}, {}};
   }
 
   // The system clock's thread: sleeps until the earliest task is due.

@@ -1,11 +1,10 @@
 // The one interface between the HTTP API of tollgate-server and what admits,
 // bills and tracks tasks. The API layer validates and prices a request and
-// turns the answer into the provider's JSON; a task_backend decides. Once
-// tollgate::basic_gate exists (issue 12), a gate_backend implements every
-// member on it; until then interim_backend (interim_backend.hpp) implements
-// what the pieces on main can do without a second gate, and refuses the rest
-// with 501. The members that may block (journal writes) are called on the
-// server's worker threads, never on the network threads.
+// turns the answer into the provider's JSON; a task_backend decides.
+// gate_backend (gate_backend.hpp) implements it on tollgate::basic_gate; a
+// test or another host can implement it on anything else. The members that
+// may block (journal writes) are called on the server's worker threads,
+// never on the network threads.
 #pragma once
 
 #include <chrono>
@@ -69,6 +68,7 @@ struct submission {
   tollgate::job job;              ///< the model and the usage it is priced on
   tollgate::credits estimate;     ///< the catalog's charge for it (estimatedCost)
   std::string idempotency_key;    ///< the Idempotency-Key header; empty when absent
+  std::uint64_t body_digest = 0;  ///< XXH64 of the body: a key reused with another body is a conflict
 };
 
 /// What a create answers.
@@ -100,7 +100,7 @@ struct model_view {
 /// GET /v1/organization.
 struct organization_view {
   tollgate::credits balance;                      ///< creditBalance (available)
-  tollgate::credits max_monthly_spend;            ///< tier.maxMonthlyCreditSpend, in credits
+  std::optional<tollgate::credits> max_monthly_spend;  ///< tier.maxMonthlyCreditSpend, in credits (none: unlimited)
   std::map<std::string, model_view> models;
 };
 
@@ -202,14 +202,6 @@ class task_backend {
     case errc::unavailable: return make(503, "unavailable");
     default: return make(500, "internal");
   }
-}
-
-/// The refusal of a member that waits for the gate.
-[[nodiscard]] inline refusal waits_for_gate(std::string_view what) {
-  return refusal{501, "not_implemented",
-                 std::string(what) + " waits for tollgate::basic_gate (issue 12); this build of tollgate-server "
-                                     "validates and prices requests but admits no task yet",
-                 std::nullopt};
 }
 
 }  // namespace tollgate_server

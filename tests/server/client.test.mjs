@@ -1,7 +1,8 @@
-// The official client (@runwayml/sdk 4.20.1) against tollgate-server: what
-// works before the gate (issue 12) lands: authentication, the version
-// header, validation errors as the client's error classes, the price of
-// every endpoint (estimatedCost), and the administration API.
+// The official client (@runwayml/sdk 4.20.1) against tollgate-server:
+// authentication, the version header, validation errors as the client's
+// error classes, the price of every endpoint (estimatedCost), the
+// administration API, SIGTERM and SIGKILL with purchases. The task flow is
+// in tasks.test.mjs and lifecycle.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import RunwayML, { AuthenticationError, BadRequestError, APIError } from '@runwayml/sdk';
@@ -78,8 +79,9 @@ test('validation errors name the field, for every endpoint', async () => {
   await refused(c.characterPerformance.create({ model: 'act_two', character: { type: 'image', uri: 'https://x/a.png' }, reference: { type: 'video', uri: 'https://x/r.mp4?duration=31' } }), 'reference.uri', /3 to 30 s/);
 });
 
-// The estimatedCost of a create: from the answer, or (while the server
-// admits no task) from the refusal, which carries the price it computed.
+// The estimatedCost of a create: from the answer, or from the refusal
+// (this account has no credits: insufficient_credits), which carries the
+// price it computed.
 async function estimated(call) {
   try {
     const r = await call;
@@ -87,7 +89,8 @@ async function estimated(call) {
   } catch (err) {
     assert.ok(err instanceof APIError, String(err));
     assert.ok(err.error?.estimatedCost, `no estimatedCost in ${JSON.stringify(err.error)}`);
-    if (err.status === 501) assert.equal(err.headers.get('x-should-retry'), 'false');
+    assert.equal(err.error.code, 'insufficient_credits');
+    assert.equal(err.headers.get('x-should-retry'), 'false');
     return err.error.estimatedCost.credits;
   }
 }

@@ -172,15 +172,4 @@ export function fileDigest(file) {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
-/** Whether the server admits tasks (the gate, issue 12): a reason to skip the task tests when it does not. */
-export async function pendingGate(server) {
-  const res = await api(server, '/v1/text_to_image', {
-    method: 'POST',
-    key: KEYS.probe,
-    body: { model: 'gemini_2.5_flash', promptText: 'probe', ratio: '1024:1024' },
-  });
-  if (res.status === 501) return 'waits for tollgate::basic_gate (issue 12): the server answers 501 not_implemented';
-  return false;
-}
-
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

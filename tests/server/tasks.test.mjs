@@ -1,9 +1,8 @@
 // The task flow through the official client: create and wait, THROTTLED
 // while a tier-1 slot is busy, the organization view, the daily cap, not
 // enough credits, cancel and refund, the usage report, a purchase that
-// promotes the account. These need tollgate::basic_gate (issue 12): while
-// the server answers a create with 501 they are skipped, saying so, and
-// they run as soon as it does not.
+// promotes the account, an Idempotency-Key. The tests run in order on one
+// server and build on each other's state (balances, the day's counts).
 //
 // The server runs on the manual clock (2026-01-05T00:00:00Z) with 1 s
 // generations (gen4_turbo: 10 s) and no failures; tier 1 of the default
@@ -11,14 +10,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestError, NotFoundError, RateLimitError, TaskFailedError } from '@runwayml/sdk';
-import { startServer, testConfig, client, purchase, advance, pendingGate, api, KEYS } from './harness.mjs';
+import { startServer, testConfig, client, purchase, advance, api, KEYS } from './harness.mjs';
 
 let server;
-let pending;
 
 before(async () => {
   server = await startServer(testConfig({ simulation: { generation_ms: { default: 1000, gen4_turbo: 10_000 } } }));
-  pending = await pendingGate(server);
 });
 
 after(async () => {
@@ -29,15 +26,7 @@ const image = 'https://example.com/frame.jpg';
 const video = (c, extra = {}) => c.imageToVideo.create({ model: 'gen4_turbo', promptImage: image, ratio: '1280:720', duration: 5, ...extra });
 const picture = (c) => c.textToImage.create({ model: 'gen4_image', promptText: 'a lighthouse at dusk', ratio: '1920:1080' });
 
-// Runs `body` unless the server admits no task yet.
-function flow(name, body) {
-  test(name, async (t) => {
-    if (pending) return t.skip(pending);
-    await body(t);
-  });
-}
-
-flow('create and wait for the output with the client\'s own polling', async () => {
+test('create and wait for the output with the client\'s own polling', async () => {
   await purchase(server, 'studio', '10.00');
   const c = client(server);
   const waiting = picture(c).waitForTaskOutput({ timeout: 60_000 });
@@ -50,7 +39,7 @@ flow('create and wait for the output with the client\'s own polling', async () =
   assert.match(done.output[0], /^https:\/\/media\.tollgate\.invalid\/outputs\/.+\/0\.png$/);
 });
 
-flow('a tier-1 account runs one video at a time: the next is THROTTLED, then runs in order', async () => {
+test('a tier-1 account runs one video at a time: the next is THROTTLED, then runs in order', async () => {
   await purchase(server, 'agency', '20.00');
   const c = client(server, KEYS.agency);
   const first = await video(c);
@@ -77,7 +66,7 @@ flow('a tier-1 account runs one video at a time: the next is THROTTLED, then run
   assert.equal(org.creditBalance, 2000 - 3 * 25);
 });
 
-flow('the organization view shows tier 1\'s limits and the day\'s generations', async () => {
+test('the organization view shows tier 1\'s limits and the day\'s generations', async () => {
   const c = client(server, KEYS.agency);
   const org = await c.organization.retrieve();
   assert.equal(org.tier.maxMonthlyCreditSpend, 10_000);
@@ -86,7 +75,7 @@ flow('the organization view shows tier 1\'s limits and the day\'s generations', 
   assert.equal(org.usage.models.gen4_turbo.dailyGenerations, 3);
 });
 
-flow('the daily cap is the client\'s RateLimitError, with Retry-After and no retry', async () => {
+test('the daily cap is the client\'s RateLimitError, with Retry-After and no retry', async () => {
   await purchase(server, 'studio', '30.00');
   const c = client(server);
   const org = await c.organization.retrieve();
@@ -101,7 +90,7 @@ flow('the daily cap is the client\'s RateLimitError, with Retry-After and no ret
   assert.ok(Date.now() - started < 1000, 'refused at once, not after the client\'s retries');
 });
 
-flow('not enough credits is a BadRequestError and leaves nothing behind', async () => {
+test('not enough credits is a BadRequestError and leaves nothing behind', async () => {
   const c = client(server, KEYS.probe);
   const before = await c.organization.retrieve();
   const err = await video(c).catch((e) => e);
@@ -113,7 +102,7 @@ flow('not enough credits is a BadRequestError and leaves nothing behind', async 
   assert.equal(afterwards.usage.models.gen4_turbo?.dailyGenerations ?? 0, before.usage.models.gen4_turbo?.dailyGenerations ?? 0);
 });
 
-flow('cancel: the refund is visible in creditBalance, the task ends CANCELLED at cost 0', async () => {
+test('cancel: the refund is visible in creditBalance, the task ends CANCELLED at cost 0', async () => {
   await purchase(server, 'agency', '1.00');
   const c = client(server, KEYS.agency);
   const before = (await c.organization.retrieve()).creditBalance;
@@ -132,7 +121,7 @@ flow('cancel: the refund is visible in creditBalance, the task ends CANCELLED at
   assert.ok(err instanceof TaskFailedError);
 });
 
-flow('a task of another account is not found', async () => {
+test('a task of another account is not found', async () => {
   const mine = await picture(client(server));
   const err = await client(server, KEYS.agency).tasks.retrieve(mine.id).catch((e) => e);
   assert.ok(err instanceof NotFoundError, String(err));
@@ -140,7 +129,7 @@ flow('a task of another account is not found', async () => {
   assert.equal(res.status, 404);
 });
 
-flow('the usage report sums to what was spent', async () => {
+test('the usage report sums to what was spent', async () => {
   await advance(server, 60_000);
   const c = client(server, KEYS.agency);
   const usage = await c.organization.retrieveUsage({ startDate: '2026-01-05', beforeDate: '2026-01-06' });
@@ -154,7 +143,7 @@ flow('the usage report sums to what was spent', async () => {
   assert.equal(org.creditBalance, purchased - usage.results[0].usedCredits.reduce((s, u) => s + u.amount, 0));
 });
 
-flow('a purchase promotes the account once the clock allows it', async () => {
+test('a purchase promotes the account once the clock allows it', async () => {
   const c = client(server);
   assert.equal((await c.organization.retrieve()).tier.models.gen4_turbo.maxConcurrentGenerations, 1);
   await purchase(server, 'studio', '50.00');  // $50 in all and more: tier 2 needs one day since the first purchase
@@ -165,7 +154,7 @@ flow('a purchase promotes the account once the clock allows it', async () => {
   assert.equal(org.tier.maxMonthlyCreditSpend, 50_000);
 });
 
-flow('an Idempotency-Key makes a create exactly-once', async () => {
+test('an Idempotency-Key makes a create exactly-once', async () => {
   const c = client(server);
   const body = { model: 'gen4_image', promptText: 'once', ratio: '1280:720' };
   const a = await c.textToImage.create(body, { headers: { 'Idempotency-Key': 'campaign-7' } });
