@@ -275,9 +275,20 @@ class api {
     }
   }
 
-  // Runs `work` on the worker pool and answers with what it returns.
+  // Runs `work` on the worker pool and answers with what it returns; on the
+  // network thread when nothing can block (durability none: no fdatasync to
+  // wait for, and no lock is held across one): two thread hops less.
   template <class Work>
   void blocking(const request& req, responder respond, std::string account, Work work) {
+    if (!may_block_) {
+      response res;
+      try {
+        res = work(req.version());
+      } catch (const std::exception&) {
+        res = api_detail::error_response(refusal{500, "internal", "internal error"}, req.version());
+      }
+      return respond(std::move(res), request_note{std::move(account)});
+    }
     boost::asio::post(workers_, [respond = std::move(respond), account = std::move(account), work = std::move(work),
                                  version = req.version()]() mutable {
       response res;
@@ -288,6 +299,15 @@ class api {
       }
       respond(std::move(res), request_note{std::move(account)});
     });
+  }
+
+  // Runs a read on the worker pool, like a write (blocking()): the gate holds
+  // an account's lock while that account's journal write syncs, and a network
+  // thread waiting for it would stall every connection it serves.
+  template <class Work>
+  void reading(const request& req, const responder& respond, std::string note, Work work) {
+    if (!may_block_) return respond(work(req.version()), request_note{std::move(note)});
+    blocking(req, respond, std::move(note), std::move(work));
   }
 
   // ------------------------------------------------------------ /admin
@@ -307,6 +327,8 @@ class api {
         return admin(req, answer, [&] { set_override(req, p[2], respond, /*clear=*/true); });
       return only(req, http::verb::put, answer, [&] { admin(req, answer, [&] { set_override(req, p[2], respond, false); }); });
     }
+    if (accounts && p.size() == 5 && p[3] == "tasks" && !p[4].empty())
+      return only(req, http::verb::get, answer, [&] { admin(req, answer, [&] { show_task_credits(req, p[2], p[4], respond); }); });
     if (accounts && p.size() == 4 && p[3] == "autobilling")
       return only(req, http::verb::put, answer, [&] { admin(req, answer, [&] { set_autobilling(req, p[2], respond); }); });
     not_found(req, answer);
@@ -352,15 +374,34 @@ class api {
   void show_account(const request& req, const std::string& account, responder respond) {
     auto answer = [&](response&& res) { respond(std::move(res), request_note{"admin"}); };
     if (!check_account(req, account, answer)) return;
-    auto r = backend_.account(account);
-    if (auto* e = std::get_if<refusal>(&r)) return answer(api_detail::error_response(*e, req.version()));
-    const auto& a = std::get<account_view>(r);
-    ojson body = {{"account", account},
-                  {"creditBalance", api_detail::credits_json(a.available)},
-                  {"heldCredits", api_detail::credits_json(a.held)},
-                  {"purchasedCredits", api_detail::credits_json(a.purchased)},
-                  {"purchasedUsd", a.purchased_usd.to_string()}};
-    answer(api_detail::json_response(http::status::ok, body, req.version()));
+    reading(req, respond, "admin", [this, account](unsigned version) {
+      auto r = backend_.account(account);
+      if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
+      const auto& a = std::get<account_view>(r);
+      ojson body = {{"account", account},
+                    {"creditBalance", api_detail::credits_json(a.available)},
+                    {"heldCredits", api_detail::credits_json(a.held)},
+                    {"purchasedCredits", api_detail::credits_json(a.purchased)},
+                    {"purchasedUsd", a.purchased_usd.to_string()}};
+      return api_detail::json_response(http::status::ok, body, version);
+    });
+  }
+
+  void show_task_credits(const request& req, const std::string& account, const std::string& id, responder respond) {
+    auto answer = [&](response&& res) { respond(std::move(res), request_note{"admin"}); };
+    if (!check_account(req, account, answer)) return;
+    reading(req, respond, "admin", [this, account, id](unsigned version) {
+      auto r = backend_.task_credits(account, id);
+      if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
+      const auto& t = std::get<task_record>(r);
+      ojson body = {{"account", account},
+                    {"id", id},
+                    {"task", t.task ? task_json(*t.task) : ojson(nullptr)},
+                    {"hold", t.hold},
+                    {"heldCredits", api_detail::credits_json(t.held)},
+                    {"capturedCredits", api_detail::credits_json(t.captured)}};
+      return api_detail::json_response(http::status::ok, body, version);
+    });
   }
 
   void purchase(const request& req, const std::string& account, responder respond) {
@@ -577,9 +618,11 @@ class api {
   }
 
   void get_task(const request& req, const std::string& id, const std::string& account, const responder& respond) {
-    auto r = backend_.get(account, id);
-    if (auto* e = std::get_if<refusal>(&r)) return respond(api_detail::error_response(*e, req.version()), request_note{account});
-    respond(api_detail::json_response(http::status::ok, task_json(std::get<task_view>(r)), req.version()), request_note{account});
+    reading(req, respond, account, [this, id, account](unsigned version) {
+      auto r = backend_.get(account, id);
+      if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
+      return api_detail::json_response(http::status::ok, task_json(std::get<task_view>(r)), version);
+    });
   }
 
   [[nodiscard]] static ojson task_json(const task_view& t) {
@@ -616,8 +659,12 @@ class api {
   }
 
   void show_organization(const request& req, const std::string& account, const responder& respond) {
+    reading(req, respond, account, [this, account](unsigned version) { return organization_answer(account, version); });
+  }
+
+  response organization_answer(const std::string& account, unsigned version) {
     auto r = backend_.organization(account);
-    if (auto* e = std::get_if<refusal>(&r)) return respond(api_detail::error_response(*e, req.version()), request_note{account});
+    if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
     const auto& o = std::get<organization_view>(r);
     ojson limits = ojson::object(), use = ojson::object();
     const auto nullable = [](const std::optional<std::uint64_t>& v) { return v ? ojson(*v) : ojson(nullptr); };
@@ -629,20 +676,21 @@ class api {
                  {"tier", {{"maxMonthlyCreditSpend", o.max_monthly_spend ? api_detail::credits_json(*o.max_monthly_spend) : ojson(nullptr)},
                            {"models", limits}}},
                  {"usage", {{"models", use}}}};
-    respond(api_detail::json_response(http::status::ok, out, req.version()), request_note{account});
+    if (!o.extensions.is_null()) out["tollgate"] = o.extensions;
+    return api_detail::json_response(http::status::ok, out, version);
   }
 
   void show_usage(const request& req, const std::string& account, const responder& respond) {
     auto answer = [&](response&& res) { respond(std::move(res), request_note{account}); };
     // The client sends {} without arguments, and the literal null when called with null.
-    if (req.body() == "null") return usage_between(req, account, ojson::object(), answer);
+    if (req.body() == "null") return usage_between(req, account, ojson::object(), respond);
     auto body = json_body(req, answer, true);
     if (!body) return;
-    usage_between(req, account, *body, answer);
+    usage_between(req, account, *body, respond);
   }
 
-  template <class Answer>
-  void usage_between(const request& req, const std::string& account, const ojson& body, Answer& answer) {
+  void usage_between(const request& req, const std::string& account, const ojson& body, const responder& respond) {
+    auto answer = [&](response&& res) { respond(std::move(res), request_note{account}); };
     using namespace std::chrono;
     utc_day first = floor<days>(clock_.now()) - days(30), before{};
     bool before_given = false;
@@ -664,19 +712,22 @@ class api {
     } catch (const invalid_input& e) {
       return answer(api_detail::error_response(api_detail::bad_request("invalid_input", e.text()), req.version()));
     }
-    auto r = backend_.usage(account, first, before);
-    if (auto* e = std::get_if<refusal>(&r)) return answer(api_detail::error_response(*e, req.version()));
-    const auto& u = std::get<usage_view>(r);
-    ojson results = ojson::array();
-    for (const auto& d : u.results) {
-      ojson used = ojson::array();
-      for (const auto& [model, amount] : d.used) used.push_back({{"amount", api_detail::credits_json(amount)}, {"model", model}});
-      results.push_back({{"date", d.date}, {"usedCredits", used}});
-    }
-    answer(api_detail::json_response(http::status::ok, ojson{{"models", u.models}, {"results", results}}, req.version()));
+    reading(req, respond, account, [this, account, first, before](unsigned version) {
+      auto r = backend_.usage(account, first, before);
+      if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
+      const auto& u = std::get<usage_view>(r);
+      ojson results = ojson::array();
+      for (const auto& d : u.results) {
+        ojson used = ojson::array();
+        for (const auto& [model, amount] : d.used) used.push_back({{"amount", api_detail::credits_json(amount)}, {"model", model}});
+        results.push_back({{"date", d.date}, {"usedCredits", used}});
+      }
+      return api_detail::json_response(http::status::ok, ojson{{"models", u.models}, {"results", results}}, version);
+    });
   }
 
   const server_config& config_;
+  const bool may_block_ = config_.durability != tollgate::durability::none;
   const Catalog& catalog_;
   task_backend& backend_;
   media_probe probe_;

@@ -80,7 +80,7 @@ struct server_config {
   tollgate::durability durability = tollgate::durability::group_commit;
   std::optional<std::filesystem::path> catalog;  ///< a catalog file; the built-in one when absent
   http_settings http{};
-  unsigned workers = 16;                ///< threads for requests that block (journal writes)
+  unsigned workers = 64;                ///< threads for requests that block (journal writes)
   simulation_settings simulation{};
 };
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -32,11 +33,13 @@
 
 #include <fmt/format.h>
 #include <tollgate/gate.hpp>
+#include <tollgate/json/report.hpp>
 #include <tollgate/ledger/journal_storage.hpp>
 #include <tollgate/ledger/ledger.hpp>
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "requests.hpp"
 #include "simulator.hpp"
 #include "task_backend.hpp"
 
@@ -210,6 +213,7 @@ class gate_backend final : public task_backend {
       mv.daily_generations = m.daily_generations;
       v.models.emplace(m.model, mv);
     }
+    v.extensions = tollgate::json::organization_json(*o)["tollgate"];
     return v;
   }
 
@@ -235,6 +239,30 @@ class gate_backend final : public task_backend {
     auto b = gate_->ledger().balance(account);
     if (!b) return refusal_of(b.error());
     return account_view{b->available, b->held, b->purchased, b->purchased_usd};
+  }
+
+  outcome<task_record> task_credits(std::string_view account, std::string_view id) override {
+    using tollgate::gate_detail::task_key;
+    task_record out;
+    if (auto t = gate_->get(tollgate::task_ref{account, id})) out.task = view_of(*t);
+    const auto& ledger = gate_->ledger();
+    // The gate's ledger keys of a task's steps (gate/detail/ids.hpp); a hold
+    // released at start as an orphan has the server's key (recover()).
+    const auto hold = ledger.lookup(task_key("h", id));
+    if (!hold) {
+      out.hold = "none";
+      return out;
+    }
+    out.held = hold->amount;
+    if (const auto c = ledger.lookup(task_key("c", id))) {
+      out.hold = "captured";
+      out.captured = c->amount;
+    } else if (ledger.lookup(task_key("r", id)) || ledger.lookup(fmt::format("orphan:{}", hold->hold.value))) {
+      out.hold = "released";
+    } else {
+      out.hold = "open";
+    }
+    return out;
   }
 
   outcome<done> set_override(std::string_view account, const override_spec& spec) override {

@@ -73,13 +73,15 @@ class simulated_generator {
   void start(const std::string& task, const std::string& model, tollgate::media_kind kind) {
     const auto now = clock_.now();
     const auto due = now + generation_time(model);
+    bool earliest = false;
     {
       std::lock_guard lk(mutex_);
       if (running_.count(task) != 0) return;  // already running: a repeated start changes nothing
-      running_.emplace(task, entry{now, due, kind, sequence_++});
-      queue_.emplace(key{due, running_.at(task).sequence}, task);
+      const auto it = running_.emplace(task, entry{now, due, kind, sequence_++}).first;
+      const auto at = queue_.emplace(key{due, it->second.sequence}, task).first;
+      earliest = at == queue_.begin();  // after the emplace: the operands of == are unsequenced
     }
-    wake_.notify_all();
+    if (earliest) wake_.notify_all();  // the thread sleeps until the earliest due task: only a new earliest wakes it
   }
 
   /// Forgets a task that ended elsewhere (cancelled); false when unknown.

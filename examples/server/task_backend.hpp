@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <tollgate/core/error.hpp>
 #include <tollgate/core/money.hpp>
 #include <tollgate/pricing/usage.hpp>
@@ -102,6 +103,9 @@ struct organization_view {
   tollgate::credits balance;                      ///< creditBalance (available)
   std::optional<tollgate::credits> max_monthly_spend;  ///< tier.maxMonthlyCreditSpend, in credits (none: unlimited)
   std::map<std::string, model_view> models;
+  /// Beyond the provider's fields (the tier's name, held credits, the 30-day
+  /// spend, the next tier...): sent as "tollgate", which the client ignores.
+  nlohmann::ordered_json extensions;
 };
 
 /// POST /v1/organization/usage: credits used per model per UTC day.
@@ -131,6 +135,15 @@ struct account_view {
   tollgate::credits held;
   tollgate::credits purchased;
   tollgate::usd purchased_usd;
+};
+
+/// What the ledger says of a task's credits, for the admin API: what an
+/// operator asks after a crash ("was task T charged?").
+struct task_record {
+  std::optional<task_view> task;  ///< the task, when the gate knows it
+  std::string hold;               ///< "open", "captured", "released", or "none" (no hold under this id)
+  tollgate::credits held;         ///< what the hold took
+  tollgate::credits captured;     ///< what a capture kept (the rest was returned)
 };
 
 /// An enterprise override: custom limits per model (and spend cap).
@@ -168,6 +181,9 @@ class task_backend {
   virtual outcome<purchase_view> purchase(std::string_view account, const tollgate::usd& dollars,
                                           std::string_view key) = 0;
   virtual outcome<account_view> account(std::string_view account) = 0;
+  /// The task `id` of `account` and its hold in the ledger, also when the
+  /// gate no longer knows the task (it finished before a restart).
+  virtual outcome<task_record> task_credits(std::string_view account, std::string_view id) = 0;
   virtual outcome<done> set_override(std::string_view account, const override_spec& o) = 0;
   virtual outcome<done> set_autobilling(std::string_view account, const autobilling_spec& a) = 0;
   /// The backend's counters in the Prometheus text format (may be empty).

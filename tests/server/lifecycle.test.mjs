@@ -94,6 +94,10 @@ test('an enterprise override raises concurrency at once and starts the queued ta
   const org = await c.organization.retrieve();
   assert.deepEqual(org.tier.models.gen4_turbo, { maxConcurrentGenerations: 3, maxDailyGenerations: null });
   assert.deepEqual(org.tier.models.gen4_image, { maxConcurrentGenerations: 2, maxDailyGenerations: 200 });  // untouched
+  // Beyond the provider's fields, under "tollgate" (the client passes it through).
+  assert.deepEqual(org.tollgate.models.gen4_turbo, { group: 'video', running: 3, queued: 0, overridden: true });
+  assert.equal(org.tollgate.heldCredits, 3 * 25);
+  assert.equal(org.tollgate.tierName, 'Tier 1');
   const bad = await admin(server, '/admin/accounts/agency/override', { method: 'PUT', body: { models: { gen9: { maxConcurrentGenerations: 1, maxDailyGenerations: 1 } } } });
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error, /models\.gen9: not a model of the catalog/);

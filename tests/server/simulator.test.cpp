@@ -134,3 +134,27 @@ TEST_CASE("simulated generation: on the system clock its own thread finishes tas
   CHECK(std::chrono::steady_clock::now() - started >= 50ms);
   CHECK(done == std::vector<std::string>{"x"});
 }
+
+TEST_CASE("simulated generation: a task due before the one its thread waits for wakes it") {
+  auto s = settings();
+  s.clock = tollgate_server::clock_mode::system;
+  s.default_generation = 20ms;
+  s.generation["gen4_turbo"] = 60'000ms;
+  simulated_generator g(s, server_clock());
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> done;
+  g.run([&](const std::string& t, const generation_result&) {
+    std::lock_guard lk(m);
+    done.push_back(t);
+    cv.notify_all();
+  });
+  g.start("slow", "gen4_turbo", tollgate::media_kind::video);  // the thread sleeps until a minute from now
+  std::this_thread::sleep_for(10ms);
+  g.start("quick", "gen4_image", tollgate::media_kind::image);
+  std::unique_lock lk(m);
+  REQUIRE(cv.wait_for(lk, 5s, [&] { return !done.empty(); }));
+  CHECK(done == std::vector<std::string>{"quick"});
+  CHECK(g.running() == 1);
+  CHECK(g.forget("slow"));
+}
