@@ -36,6 +36,10 @@
 #include "tiers/book.hpp"
 #include "tiers/autobilling.hpp"
 #include "tiers/codec.hpp"
+#include "tiers/throughput.hpp"
+#include "tiers/purchase_path.hpp"
 // the gate and its reports
 #include "gate.hpp"
 #include "report.hpp"
+// the budget planner (pricing/ and tiers/ together)
+#include "planner.hpp"
