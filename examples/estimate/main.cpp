@@ -2,7 +2,7 @@
 //
 //   tollgate-estimate MODEL [--seconds S] [--outputs N] [--resolution R] [--audio]
 //                     [--text TEXT | --text-file FILE] [--catalog FILE] [--json]
-//   tollgate-estimate --plan FILE [--catalog FILE] [--json]
+//   tollgate-estimate --plan FILE [--tier N] [--tiers FILE] [--compare] [--catalog FILE] [--json]
 //   tollgate-estimate --list [--catalog FILE] [--json]
 //
 // Prices against the built-in Runway catalog, or a catalog file in the shape of
@@ -14,15 +14,26 @@
 // flags: "model" (required), "seconds" (an integer or a decimal string),
 // "outputs", "resolution", "audio", "text" or "text_file" (not both; a path
 // relative to the plan file's directory unless absolute), and "count" (how
-// many such jobs, 1 by default). A plan is read job by job (plan.hpp). Only
-// regular files are read, up to a limit (docs/tools.md); numbers are plain
-// decimal (arguments.hpp).
+// many such jobs, 1 by default). Beside "jobs", "generation_seconds":
+// {"MODEL": SECONDS} gives the time one job of a model takes to generate. A
+// plan is read job by job (plan.hpp). Only regular files are read, up to a
+// limit (docs/tools.md); numbers are plain decimal (arguments.hpp).
+//
+// Besides its cost, a plan gets its schedule (tollgate/planner.hpp): at tier
+// N (1 by default) of the built-in Runway tiers or of --tiers FILE, the days
+// its submissions span under the daily caps and how long it runs at the
+// tier's concurrency; then, from an account that has just reached tier N,
+// each tier from N up: when the plan's credits could be bought and the tier
+// reached, and when the plan would be done there. --compare prices each job
+// on the other models of its kind that take the same usage, cheapest first.
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -36,6 +47,8 @@
 
 #include <tollgate/json/catalog.hpp>
 #include <tollgate/json/file.hpp>
+#include <tollgate/json/tiers.hpp>
+#include <tollgate/planner.hpp>
 #include <tollgate/tollgate.hpp>
 
 #include "../common/arguments.hpp"
@@ -189,17 +202,92 @@ std::string describe_usage(const tollgate::usage& u) {
   return s;
 }
 
-// Prices a plan job by job as it is read: what is kept of a job is its line
-// of output, never the job itself (its text may be a megabyte).
-std::string run_plan(const catalog& c, const std::string& file, bool json) {
-  std::string text = read_input(file, "plan file", tollgate::examples::max_plan_bytes);
-  table t("llrrrr");
-  t.row({"model", "usage", "count", "each", "credits", "usd"});
-  std::string out = json ? "{\"jobs\":[" : "";
+// What a plan asks of each model, in the order the plan first names it (the
+// budget planner's input), with whether the plan gave its generation time.
+struct plan_demand {
+  std::vector<tollgate::model_demand> models;
+  std::vector<bool> given;
+  std::map<std::string, std::size_t, std::less<>> index;
+
+  void add(const tollgate::model_spec& m, std::int64_t count) {
+    const auto [it, fresh] = index.try_emplace(m.id, models.size());
+    if (fresh) {
+      models.push_back({m.id, m.group, 0, tollgate::default_generation_time(m.kind)});
+      given.push_back(false);
+    }
+    models[it->second].jobs += static_cast<std::uint64_t>(count);
+  }
+};
+
+// The plan's "generation_seconds": each model must be in the catalog; the
+// time applies to the plan's jobs of that model.
+void apply_generation(const catalog& c, const std::string& file, const tollgate::examples::plan_options& o,
+                      plan_demand& d) {
+  for (const auto& [model, time] : o.generation) {
+    if (!c.contains(model))
+      plan_error(file, {fmt::format("generation_seconds.{}", model), c.quote(tollgate::job{.model = model}).error().message()});
+    if (const auto it = d.index.find(model); it != d.index.end()) {
+      d.models[it->second].generation = time;
+      d.given[it->second] = true;
+    }
+  }
+}
+
+// What a plan costs, and what it is kept for the planner.
+struct plan_cost {
+  std::string jobs_json;  // the "jobs" array's elements, or
+  table rows{"llrrrr"};   // the table of jobs
   credits total;
   tollgate::usd total_usd;
   std::int64_t jobs = 0;
-  std::set<std::string, std::less<>> models;  // distinct models, not rows
+  plan_demand demand;
+  std::string alternatives_json;  // with --compare
+  table alternatives{"llrrr"};
+};
+
+// "+2000", "-6000", "0": an alternative's credits against the plan's.
+std::string difference(const credits& a, const credits& b) {
+  const credits d = a - b;
+  return d.is_positive() ? "+" + d.to_string() : d.to_string();
+}
+
+// Line `i` (`count` jobs, `q` each) on the other models of its kind (--compare).
+void compare_line(const catalog& c, std::size_t i, const tollgate::examples::plan_job& e, const tollgate::quote& q,
+                  bool json, plan_cost& out) {
+  const auto others = tollgate::alternatives(c, e.job);
+  if (!others) throw bad_input(others.error().message());  // (the line was priced: not reached)
+  const credits own = q.charged * e.count;
+  if (json) {
+    ojson line{{"job", i}, {"model", e.job.model}, {"count", e.count}, {"credits", own.to_string()},
+               {"usd", c.price().to_usd(own).to_string()}, {"options", ojson::array()}};
+    for (const tollgate::quote& o : *others) {
+      const credits total = o.charged * e.count;
+      line["options"].push_back({{"model", std::string(o.model)}, {"credits", total.to_string()},
+                                 {"usd", c.price().to_usd(total).to_string()},
+                                 {"difference_credits", (total - own).to_string()}});
+    }
+    out.alternatives_json += (out.alternatives_json.empty() ? "" : ",") + json_text(line);
+    return;
+  }
+  out.alternatives.row({fmt::format("jobs[{}]", i), fmt::format("{} ({}) x {}", e.job.model, describe_usage(e.job.usage), e.count),
+                        own.to_string(), c.price().to_usd(own).to_string(), ""});
+  for (const tollgate::quote& o : *others) {
+    const credits total = o.charged * e.count;
+    out.alternatives.row({"", fmt::format("  {}", o.model), total.to_string(), c.price().to_usd(total).to_string(),
+                          difference(total, own)});
+  }
+  if (others->empty()) out.alternatives.row({"", "  (no other model takes it)", "", "", ""});
+}
+
+// Prices a plan job by job as it is read: what is kept of a job is its line
+// of output (and its model's count), never the job itself (its text may be
+// a megabyte).
+plan_cost price_plan(const catalog& c, const std::string& file, bool json, bool compare) {
+  std::string text = read_input(file, "plan file", tollgate::examples::max_plan_bytes);
+  plan_cost out;
+  out.rows.row({"model", "usage", "count", "each", "credits", "usd"});
+  out.alternatives.row({"job", "model", "credits", "usd", "vs plan"});
+  tollgate::examples::plan_options options;
   const auto price = [&](std::size_t i, tollgate::examples::plan_job& e)
       -> std::optional<tollgate::examples::plan_problem> {
     if (e.text_file)
@@ -208,40 +296,181 @@ std::string run_plan(const catalog& c, const std::string& file, bool json) {
     if (!q) return tollgate::examples::plan_problem{fmt::format("jobs[{}]", i), q.error().message()};
     const credits exact = q->exact * e.count, charged = q->charged * e.count;
     const tollgate::usd usd = c.price().to_usd(charged);
-    total += charged;
-    if (__builtin_add_overflow(jobs, e.count, &jobs)) throw std::overflow_error("job count");
-    if (models.find(e.job.model) == models.end()) models.insert(e.job.model);
+    out.total += charged;
+    if (__builtin_add_overflow(out.jobs, e.count, &out.jobs)) throw std::overflow_error("job count");
+    out.demand.add(*c.find(e.job.model), e.count);
+    if (compare) compare_line(c, i, e, *q, json, out);
     if (json) {
       // Written directly, not through an ojson object per job: the same
       // text as nlohmann's compact dump, in a third of the time.
-      fmt::format_to(std::back_inserter(out),
+      fmt::format_to(std::back_inserter(out.jobs_json),
                      "{}{{\"model\":{},\"count\":{},\"exact_credits\":\"{}\",\"credits\":\"{}\",\"usd\":\"{}\"}}",
                      i == 0 ? "" : ",", json_text(ojson(e.job.model)), e.count, exact.to_string(),
                      charged.to_string(), usd.to_string());
     } else {
-      t.row({e.job.model, describe_usage(e.job.usage), std::to_string(e.count), q->charged.to_string(),
-             charged.to_string(), usd.to_string()});
+      out.rows.row({e.job.model, describe_usage(e.job.usage), std::to_string(e.count), q->charged.to_string(),
+                    charged.to_string(), usd.to_string()});
     }
     return std::nullopt;
   };
   try {
-    if (auto p = tollgate::examples::read_plan(text, price)) plan_error(file, *p);
+    if (auto p = tollgate::examples::read_plan(text, price, &options)) plan_error(file, *p);
     std::string().swap(text);  // not needed any more: free it before the output grows
     // Inside the try: every row's dollars can fit while their total does not.
-    total_usd = c.price().to_usd(total);
+    out.total_usd = c.price().to_usd(out.total);
   } catch (const std::overflow_error&) {
     throw bad_input(fmt::format("plan '{}': the total is too large to represent", file));
   }
+  apply_generation(c, file, options, out.demand);
+  return out;
+}
 
-  if (json) {
-    fmt::format_to(std::back_inserter(out), "],\"total_credits\":\"{}\",\"total_usd\":\"{}\"}}\n",
-                   total.to_string(), total_usd.to_string());
-    return out;
+// ------------------------------------------------------------------ the schedule
+
+using time_point = std::chrono::sys_time<std::chrono::nanoseconds>;
+using outlook = tollgate::basic_plan_outlook<time_point>;
+using std::chrono::milliseconds;
+
+// Relative times are all the output shows: the planner's clock starts here.
+constexpr time_point planning_now{};
+
+// "3 days 00:50:00", "7 days", "00:12:30", "00:00:01.5".
+std::string span_text(milliseconds d) {
+  const std::int64_t ms = d.count(), s = ms / 1000, days = s / 86'400;
+  std::string out = days == 0 ? "" : fmt::format("{} day{}", days, days == 1 ? "" : "s");
+  if (days != 0 && ms % 86'400'000 == 0) return out;
+  if (days != 0) out += ' ';
+  out += fmt::format("{:02}:{:02}:{:02}", s / 3600 % 24, s / 60 % 60, s % 60);
+  if (ms % 1000 != 0) out += "." + tollgate::format_seconds(milliseconds(ms % 1000)).substr(2);
+  return out;
+}
+std::string span_text(const std::optional<milliseconds>& d) { return d ? span_text(*d) : "over 100 years"; }
+
+std::optional<milliseconds> after(const std::optional<time_point>& t) {
+  if (!t) return std::nullopt;
+  return std::chrono::duration_cast<milliseconds>(*t - planning_now);
+}
+
+ojson seconds_json(const std::optional<milliseconds>& d) {
+  return d ? ojson(tollgate::format_seconds(*d)) : ojson(nullptr);
+}
+ojson limit_json(const tollgate::job_limit& l) { return l.is_unlimited() ? ojson(nullptr) : ojson(l.max()); }
+std::string limit_text(const tollgate::job_limit& l) {
+  return l.is_unlimited() ? "unlimited" : std::to_string(l.max());
+}
+
+// "Tier 2"; "tier 3 (Gold)" when the name does not say the id.
+std::string tier_label(const tollgate::tier& t) {
+  const std::string id = std::to_string(t.id.value);
+  return t.name.find(id) != std::string::npos ? t.name : fmt::format("tier {} ({})", id, t.name);
+}
+
+ojson schedule_json(const tollgate::tier_table& t, const plan_demand& d, const outlook& o,
+                    const tollgate::basic_account_standing<time_point>& account) {
+  const tollgate::tier_schedule& own = o.tiers.front().schedule;
+  ojson j{{"tier", t.at(own.tier).id.value}, {"name", t.at(own.tier).name}};
+  j["account"] = {{"purchased_usd", account.facts.purchased.to_string()},
+                  {"days_since_first_purchase",
+                   account.facts.first_purchase ? ojson(t.at(own.tier).criteria.min_age.count()) : ojson(nullptr)}};
+  j["models"] = ojson::array();
+  for (std::size_t i = 0; i < own.models.size(); ++i) {
+    const tollgate::model_schedule& m = own.models[i];
+    j["models"].push_back({{"model", m.model},
+                           {"group", d.models[i].group.empty() ? ojson(nullptr) : ojson(d.models[i].group)},
+                           {"jobs", m.jobs},
+                           {"max_daily", limit_json(m.limits.daily)},
+                           {"max_concurrent", limit_json(m.limits.concurrent)},
+                           {"generation_seconds", tollgate::format_seconds(m.generation)},
+                           {"generation_default", !d.given[i]},
+                           {"days", m.run.days},
+                           {"duration_seconds", seconds_json(m.run.duration)}});
   }
-  t.row({"total", "", std::to_string(jobs), "", total.to_string(), total_usd.to_string()});
-  return header(c, fmt::format("plan {}: {} job{} of {} model{}", file, jobs, jobs == 1 ? "" : "s",
-                               models.size(), models.size() == 1 ? "" : "s")) +
-         t.str();
+  j["days"] = own.days;
+  j["duration_seconds"] = seconds_json(own.duration);
+  j["tiers"] = ojson::array();
+  for (const auto& option : o.tiers) {
+    ojson purchases = ojson::array();
+    for (const auto& p : option.purchases.purchases)
+      purchases.push_back({{"after_seconds", seconds_json(after(p.at))}, {"usd", p.amount.to_string()}});
+    j["tiers"].push_back({{"tier", t.at(option.schedule.tier).id.value},
+                          {"name", t.at(option.schedule.tier).name},
+                          {"days", option.schedule.days},
+                          {"duration_seconds", seconds_json(option.schedule.duration)},
+                          {"ready_after_seconds", seconds_json(after(option.purchases.done_at))},
+                          {"purchases", std::move(purchases)},
+                          {"finish_after_seconds", seconds_json(after(option.finish))}});
+  }
+  j["soonest"] = o.soonest ? ojson(t.at(o.tiers[*o.soonest].schedule.tier).id.value) : ojson(nullptr);
+  return j;
+}
+
+std::string schedule_text(const tollgate::tier_table& t, const plan_demand& d, const outlook& o, const tollgate::usd& cost) {
+  const tollgate::tier_schedule& own = o.tiers.front().schedule;
+  const tollgate::tier& here = t.at(own.tier);
+  table models("lrrrrrl");
+  models.row({"model", "jobs", "per 24 h", "at once", "generation", "days", "runs for"});
+  for (std::size_t i = 0; i < own.models.size(); ++i) {
+    const tollgate::model_schedule& m = own.models[i];
+    models.row({m.model, std::to_string(m.jobs), limit_text(m.limits.daily), limit_text(m.limits.concurrent),
+                tollgate::format_seconds(m.generation) + (d.given[i] ? " s" : " s (default)"),
+                std::to_string(m.run.days), span_text(m.run.duration)});
+  }
+  models.row({"plan", "", "", "", "", std::to_string(own.days), span_text(own.duration)});
+  table tiers("llrllll");
+  tiers.row({"tier", "", "days", "runs for", "ready in", "buying", "done in"});
+  for (const auto& option : o.tiers) {
+    const auto ready = after(option.purchases.done_at);
+    const std::size_t n = option.purchases.purchases.size();
+    tiers.row({std::to_string(t.at(option.schedule.tier).id.value), t.at(option.schedule.tier).name,
+               std::to_string(option.schedule.days), span_text(option.schedule.duration),
+               ready && ready->count() == 0 ? "now" : span_text(ready),
+               n == 0 ? "nothing" : fmt::format("${} in {} purchase{}", option.purchases.total().to_string(), n, n == 1 ? "" : "s"),
+               span_text(after(option.finish))});
+  }
+  std::string out = fmt::format(
+      "\nschedule at {}: jobs submitted as soon as the daily caps allow, at most the tier's concurrency "
+      "running\n{}",
+      tier_label(here), models.str());
+  out += fmt::format(
+      "\nfrom an account that has just reached tier {}, buying the plan's ${} of credits as fast as the spend "
+      "caps allow, then running the whole plan at the tier:\n{}",
+      here.id.value, cost.to_string(), tiers.str());
+  if (o.soonest) {
+    const auto& best = o.tiers[*o.soonest];
+    out += fmt::format("soonest: {}, done in {}\n", tier_label(t.at(best.schedule.tier)), span_text(after(best.finish)));
+  } else {
+    out += "soonest: no tier finishes the plan within 100 years\n";
+  }
+  return out;
+}
+
+// The plan's cost, schedule and (with --compare) alternatives.
+std::string run_plan(const catalog& c, const tollgate::tier_table& tiers, std::size_t tier, const std::string& file,
+                     bool json, bool compare) {
+  plan_cost cost = price_plan(c, file, json, compare);
+  const auto account = tollgate::account_just_promoted(tiers, tier, planning_now);
+  const auto o = tollgate::plan_outlook(tiers, account, planning_now,
+                                        std::span<const tollgate::model_demand>(cost.demand.models), cost.total_usd);
+  if (!o)
+    throw bad_input(fmt::format("plan '{}': {}; give a tier table that has it with --tiers FILE", file,
+                                o.error().message()));
+  if (json) {
+    std::string out = "{\"jobs\":[" + std::move(cost.jobs_json);
+    fmt::format_to(std::back_inserter(out), "],\"total_credits\":\"{}\",\"total_usd\":\"{}\",\"schedule\":{}",
+                   cost.total.to_string(), cost.total_usd.to_string(),
+                   json_text(schedule_json(tiers, cost.demand, *o, account)));
+    if (compare) out += ",\"alternatives\":[" + cost.alternatives_json + "]";
+    return out + "}\n";
+  }
+  cost.rows.row({"total", "", std::to_string(cost.jobs), "", cost.total.to_string(), cost.total_usd.to_string()});
+  const std::size_t models = cost.demand.models.size();
+  std::string out = header(c, fmt::format("plan {}: {} job{} of {} model{}", file, cost.jobs, cost.jobs == 1 ? "" : "s",
+                                          models, models == 1 ? "" : "s")) +
+                    cost.rows.str() + schedule_text(tiers, cost.demand, *o, cost.total_usd);
+  if (compare)
+    out += "\nalternatives: each job on the other models of its kind that take the same usage, cheapest first\n" +
+           cost.alternatives.str();
+  return out;
 }
 
 // ------------------------------------------------------------------ --list
@@ -286,11 +515,30 @@ std::string run_list(const catalog& c, bool json) {
 
 // ------------------------------------------------------------------ main
 
+tollgate::tier_table load_tiers(const std::string& file) {
+  try {
+    return tollgate::json::load_tier_table(file);
+  } catch (const tollgate::json::tier_table_error& e) {
+    // From the parts, not what(), as for the catalog.
+    throw bad_input(e.path().empty() ? fmt::format("tier table {}: {}", e.source(), e.reason())
+                                     : fmt::format("tier table {}: {}: {}", e.source(), e.path(), e.reason()));
+  }
+}
+
+// The index of --tier's id in the table.
+std::size_t tier_at(const tollgate::tier_table& t, const std::string& arg) {
+  const auto id = static_cast<std::uint32_t>(or_bad_input(tollgate::examples::parse_whole(arg, "--tier", 1, UINT32_MAX)));
+  if (const auto i = t.index_of(tollgate::tier_id{id})) return *i;
+  std::string ids;
+  for (const tollgate::tier& row : t.tiers()) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", row.id.value);
+  throw bad_input(fmt::format("--tier {}: the tier table has no tier {} (its tiers are {})", id, id, ids));
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"Estimates what generative-media jobs cost, exactly, before they run.",
                "tollgate-estimate"};
-  std::string model, seconds, outputs, resolution, text, text_file, catalog_file, plan_file;
-  bool audio = false, json = false, list = false;
+  std::string model, seconds, outputs, resolution, text, text_file, catalog_file, plan_file, tier, tiers_file;
+  bool audio = false, json = false, list = false, compare = false;
   auto* o_model =
       app.add_option("MODEL", model, "Model id, e.g. gen4_turbo (see --list)")->type_name("");
   auto* o_seconds =
@@ -309,8 +557,19 @@ int run(int argc, char** argv) {
                                 "Price a plan: {\"jobs\":[{\"model\":...,\"count\":N}]}; a job takes "
                                 "the flags' fields (text_file for --text-file)")
                      ->type_name("FILE");
+  auto* o_tier = app.add_option("--tier", tier,
+                                "With --plan: schedule the plan at this tier (1 by default), from an account "
+                                "that has just reached it")
+                     ->type_name("N");
+  auto* o_tiers = app.add_option("--tiers", tiers_file,
+                                 "With --plan: this tier table JSON file instead of the built-in Runway tiers")
+                      ->type_name("FILE");
+  auto* o_compare = app.add_flag("--compare", compare,
+                                 "With --plan: price each job on the other models of its kind that take the "
+                                 "same usage, cheapest first");
   auto* o_list = app.add_flag("--list", list, "List the catalog's models");
   app.add_flag("--json", json, "Print JSON with exact decimal strings");
+  for (auto* o : {o_tier, o_tiers, o_compare}) o->needs(o_plan);
   o_text_file->excludes(o_text);
   for (auto* o : {o_model, o_seconds, o_outputs, o_resolution, o_audio, o_text, o_text_file}) {
     o_plan->excludes(o);
@@ -339,6 +598,10 @@ int run(int argc, char** argv) {
     }
   }
   const catalog& c = loaded ? *loaded : tollgate::runway_catalog();
+  std::optional<tollgate::tier_table> loaded_tiers;
+  if (*o_tiers) loaded_tiers.emplace(load_tiers(tiers_file));
+  const tollgate::tier_table& tier_table = loaded_tiers ? *loaded_tiers : tollgate::runway_tier_table();
+  const std::size_t tier_index = *o_tier ? tier_at(tier_table, tier) : 0;
 
   // Everything is computed before anything is printed: on an error, stdout
   // stays empty.
@@ -346,7 +609,7 @@ int run(int argc, char** argv) {
   if (list) {
     out = run_list(c, json);
   } else if (*o_plan) {
-    out = run_plan(c, plan_file, json);
+    out = run_plan(c, tier_table, tier_index, plan_file, json, compare);
   } else {
     if (model.empty()) throw bad_input("give a MODEL, --plan FILE or --list (see --help)");
     tollgate::job j{.model = model};

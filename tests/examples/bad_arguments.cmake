@@ -40,6 +40,13 @@ file(WRITE "${WORK}/fifo-text.json" "{\"jobs\":[{\"model\":\"eleven_multilingual
 file(WRITE "${WORK}/zero-text.json" "{\"jobs\":[{\"model\":\"eleven_multilingual_v2\",\"text_file\":\"/dev/zero\"}]}")
 file(WRITE "${WORK}/empty-model.json" "{\"jobs\":[{\"model\":\"\",\"seconds\":5}]}")
 file(WRITE "${WORK}/catalog-nul.json" "{\"version\":1,\"models\":[{\"id\":\"a\\u0000b\",\"kind\":\"vide\\u0000o\"}]}")
+file(WRITE "${WORK}/tiers-nul.json" "{\"version\":1,\"groups\":[\"vi\\u0000deo\"],\"tiers\":[]}")
+file(WRITE "${WORK}/tiers-video-only.json" "{\"version\":1,\"groups\":[\"video\"],\"tiers\":[{\"id\":1,\"name\":\"a\",\"max_spend_usd\":null,\"limits\":{\"video\":{\"max_concurrent\":1,\"max_daily\":1}}}]}")
+file(WRITE "${WORK}/generation-nul.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4\\u0000turbo\":5}}")
+file(WRITE "${WORK}/generation-unknown.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4${not_utf8}\":5}}")
+file(WRITE "${WORK}/generation-zero.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4_turbo\":0}}")
+file(WRITE "${WORK}/generation-float.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4_turbo\":1.5}}")
+file(WRITE "${WORK}/generation-octal.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4_turbo\":\"012\"}}")
 
 # The names and SHA-256 of everything under the work folder.
 function(folder_state out)
@@ -163,15 +170,26 @@ set(outputs_values 012 0x1 -1 +1 1e3 ${forty_nines} 1.0 ${common})
 rows("${ESTIMATE}" outputs "gen4_image,--resolution,720p,--outputs,@")
 set(file_values "" /dev/zero /dev/null /dev/stdin "${fifo}" "${WORK}" "${WORK}/no-such-file"
   "${not_utf8}")
-rows("${ESTIMATE}" file "eleven_multilingual_v2,--text-file,@" "--plan,@" "gen4_turbo,--seconds,5,--catalog,@")
+rows("${ESTIMATE}" file "eleven_multilingual_v2,--text-file,@" "--plan,@" "gen4_turbo,--seconds,5,--catalog,@"
+  "--plan,data/sample-plan.json,--tiers,@")
 set(plan_values "${WORK}/empty-model.json" "${WORK}/nul-model.json" "${WORK}/nul-key.json" "${WORK}/not-utf8.json"
-  "${WORK}/fifo-text.json" "${WORK}/zero-text.json" "${DATA}/plan-nul-byte.json")
+  "${WORK}/fifo-text.json" "${WORK}/zero-text.json" "${DATA}/plan-nul-byte.json" "${WORK}/generation-nul.json"
+  "${WORK}/generation-unknown.json" "${WORK}/generation-zero.json" "${WORK}/generation-float.json"
+  "${WORK}/generation-octal.json")
 rows("${ESTIMATE}" plan "--plan,@")
 set(catalog_values "${WORK}/catalog-nul.json" "${WORK}/not-utf8.json")
 rows("${ESTIMATE}" catalog "gen4_turbo,--seconds,5,--catalog,@")
+# The budget planner's options: a tier id (and one the table lacks), a tier
+# table file that is refused or lacks a group the plan's models are in.
+set(tier_values 012 0x1 -1 +1 1e3 ${forty_nines} 0 1.0 4294967296 6 ${common})
+rows("${ESTIMATE}" tier "--plan,data/sample-plan.json,--tier,@" "--plan,data/sample-plan.json,--compare,--tier,@")
+set(tiers_values "${WORK}/tiers-nul.json" "${WORK}/tiers-video-only.json" "${WORK}/not-utf8.json" data/sample-plan.json)
+rows("${ESTIMATE}" tiers "--plan,data/sample-plan.json,--tiers,@")
 set(model_values "" "${not_utf8}" "gen4${escape}" "gen4${tab}turbo")
 rows("${ESTIMATE}" model "@,--seconds,5")
-foreach(row "gen4_turbo,--seconds" "gen4_turbo,--bogus" "--list,--plan,x" "gen4_turbo,--seconds,5,--json,extra")
+foreach(row "gen4_turbo,--seconds" "gen4_turbo,--bogus" "--list,--plan,x" "gen4_turbo,--seconds,5,--json,extra"
+    "gen4_turbo,--seconds,5,--tier,2" "gen4_turbo,--seconds,5,--compare" "--list,--tiers,data/runway-tiers.json"
+    "--plan,data/sample-plan.json,--tier" "--plan,data/sample-plan.json,--tiers" "--compare" "--tier,1")
   string(REPLACE "," ";" r "${row}")
   expect_bad("${ESTIMATE};${r}")
 endforeach()

@@ -150,7 +150,8 @@ TEST_CASE("the plan reader refuses what the document checks refused, by path") {
   CHECK(problem(R"({"jobs": [{"model": "m", "count": 2, "count": 3}]})") == "jobs[0].count: repeated key");
   CHECK(problem(R"({"jobs": [], "jobs": []})") == "jobs: expected a non-empty array");
   CHECK(problem(R"({"jobs": [{"model": "m"}], "jobs": []})") == "jobs: repeated key");
-  CHECK(problem(R"({"jobs": [{"model": "m"}], "extra": 1})") == "extra: unknown field; a plan has only \"jobs\"");
+  CHECK(problem(R"({"jobs": [{"model": "m"}], "extra": 1})") ==
+        "extra: unknown field; a plan has \"jobs\" and \"generation_seconds\"");
   CHECK(problem(R"([1])") == "expected an object {\"jobs\": [...]}");
   CHECK(problem(R"({})") == "expected an object {\"jobs\": [...]}");
   CHECK(problem(R"({"jobs": 5})") == "jobs: expected a non-empty array");
@@ -195,4 +196,60 @@ TEST_CASE("the plan reader stops at the first problem a job's handler returns") 
   REQUIRE(p);
   CHECK(p->path == "jobs[1]");
   CHECK(seen == 2);
+}
+
+namespace {
+
+std::optional<ex::plan_problem> read_options(std::string_view text, ex::plan_options& o) {
+  return ex::read_plan(text, [](std::size_t, ex::plan_job&) -> std::optional<ex::plan_problem> { return std::nullopt; },
+                       &o);
+}
+
+}  // namespace
+
+TEST_CASE("the plan reader takes generation times per model, before or after the jobs") {
+  ex::plan_options before, after;
+  REQUIRE_FALSE(read_options(R"({"generation_seconds": {"gen4_turbo": 45, "veo3.1": "90.5"}, "jobs": [{"model": "m"}]})",
+                             before));
+  CHECK(before.generation.size() == 2);
+  CHECK(before.generation.at("gen4_turbo") == tollgate::media_duration{45'000});
+  CHECK(before.generation.at("veo3.1") == tollgate::media_duration{90'500});
+  REQUIRE_FALSE(read_options(R"({"jobs": [{"model": "m"}], "generation_seconds": {"x": "0.001", "y": 86400}})", after));
+  CHECK(after.generation.at("x") == tollgate::media_duration{1});
+  CHECK(after.generation.at("y") == tollgate::media_duration{86'400'000});
+  // Without a place to put them they are still checked.
+  CHECK(problem(R"({"jobs": [{"model": "m"}], "generation_seconds": {"a": 0}})") ==
+        "generation_seconds.a: must be from 0.001 to 86400 seconds (a day), got 0");
+}
+
+TEST_CASE("the plan reader refuses a bad generation time by its path") {
+  const std::string range = "must be from 0.001 to 86400 seconds (a day), got ";
+  const auto with = [](std::string_view times) {
+    return problem(fmt::format(R"({{"jobs": [{{"model": "m"}}], "generation_seconds": {}}})", times));
+  };
+  CHECK(with(R"({"a": 86401})") == "generation_seconds.a: " + range + "86401");
+  CHECK(with(R"({"a": "86400.001"})") == "generation_seconds.a: " + range + "86400.001");
+  CHECK(with(R"({"a": -1})") == "generation_seconds.a: " + range + "-1");
+  CHECK(with(R"({"a": "0.000"})") == "generation_seconds.a: " + range + "0.000");
+  CHECK(with(R"({"a": 2.5})") ==
+        "generation_seconds.a: floating-point numbers are refused; write \"2.5\" as a string");
+  CHECK(with(R"({"a": "1e3"})") ==
+        "generation_seconds.a: seconds '1e3' has a character that is not a decimal digit; "
+        "expected seconds such as 10 or 2.5 (at most 3 decimal places)");
+  CHECK(with(R"({"a": 99999999999999999999999})") == "generation_seconds.a: is too large");
+  CHECK(with(R"({"a": 18446744073709551615})") == "generation_seconds.a: is too large");
+  CHECK(with(R"({"a": 1, "a": 2})") == "generation_seconds.a: repeated key");
+  CHECK(with(R"({"": 1})") == "generation_seconds: a model id must not be empty");
+  for (const char* v : {"null", "true", "{}", "[]", "[1]"}) {
+    INFO(v);
+    CHECK(with(fmt::format(R"({{"a": {}}})", v)) ==
+          "generation_seconds.a: expected seconds: a whole number or a decimal string such as \"2.5\"");
+  }
+  for (const char* v : {"5", "[1]", "\"x\"", "null"}) {
+    INFO(v);
+    CHECK(with(v) == "generation_seconds: expected an object of generation times, {\"MODEL\": SECONDS, ...}");
+  }
+  CHECK(problem(R"({"generation_seconds": {}, "jobs": [{"model": "m"}], "generation_seconds": {}})") ==
+        "generation_seconds: repeated key");
+  CHECK(problem(R"({"generation_seconds": {"a": 1}})") == "expected an object {\"jobs\": [...]}");
 }
