@@ -1,5 +1,5 @@
-// The budget planner (planner.hpp, which joins pricing/ and tiers/; its
-// tests live with the tiers'): the sample plan's schedule at every tier of
+// The budget planner (planner.hpp, which joins pricing/ and tiers/ beside
+// the gate; the tier tests' helpers serve it): the sample plan's schedule at every tier of
 // the default table with the default generation times, the outlook of a
 // fresh account (which tier finishes first, counting the wait to reach it),
 // and each job priced on the other models of its kind.
@@ -13,7 +13,7 @@
 #include <tollgate/pricing/runway.hpp>
 #include <tollgate/tiers/runway.hpp>
 
-#include "support.hpp"
+#include "../tiers/support.hpp"
 
 using namespace tollgate;
 using namespace tiers_test;
