@@ -476,6 +476,7 @@ class gate_backend final : public task_backend {
   void recover() {
     auto& ledger = gate_->ledger();
     std::set<std::uint64_t> owned;
+    std::vector<std::pair<std::uint64_t, tollgate::credits>> orphans;
     const auto accounts = ledger.accounts();
     recovery_.accounts = accounts.size();
     for (const std::string& account : accounts) {
@@ -502,13 +503,26 @@ class gate_backend final : public task_backend {
                  e.kind == tollgate::entry_kind::hold_expired)
           open.erase(e.ref);
       }
-      for (const auto& [hold, amount] : open) {
-        if (owned.count(hold) != 0) continue;
-        auto r = ledger.release(tollgate::hold_id{hold}, fmt::format("orphan:{}", hold));
+      for (const auto& [hold, amount] : open)
+        if (owned.count(hold) == 0) orphans.push_back({hold, amount});
+    }
+    // Released in batches: one journal record (and one sync) per batch, not per hold.
+    constexpr std::size_t batch = 256;
+    for (std::size_t from = 0; from < orphans.size(); from += batch) {
+      const std::size_t to = std::min(orphans.size(), from + batch);
+      std::vector<std::string> keys;
+      std::vector<ledger_type::operation> ops;
+      keys.reserve(to - from);
+      for (std::size_t i = from; i < to; ++i) keys.push_back(fmt::format("orphan:{}", orphans[i].first));
+      for (std::size_t i = from; i < to; ++i)
+        ops.push_back(ledger_type::operation::release(tollgate::hold_id{orphans[i].first}, keys[i - from]));
+      const auto results = ledger.apply(ops);
+      for (std::size_t i = from; i < to; ++i) {
+        const auto& r = results[i - from];
         if (!r && r.code() != tollgate::errc::unknown_hold)
-          throw std::runtime_error(fmt::format("releasing hold {} of account '{}': {}", hold, account, r.error().message()));
+          throw std::runtime_error(fmt::format("releasing hold {}: {}", orphans[i].first, r.error().message()));
         ++recovery_.orphan_holds;
-        recovery_.orphan_credits += amount;
+        recovery_.orphan_credits += orphans[i].second;
       }
     }
   }

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -76,8 +77,9 @@ class simulated_generator {
     bool earliest = false;
     {
       std::lock_guard lk(mutex_);
-      if (running_.count(task) != 0) return;  // already running: a repeated start changes nothing
-      const auto it = running_.emplace(task, entry{now, due, kind, sequence_++}).first;
+      const auto [it, added] = running_.try_emplace(task, entry{now, due, kind, sequence_});
+      if (!added) return;  // already running: a repeated start changes nothing
+      ++sequence_;
       const auto at = queue_.emplace(key{due, it->second.sequence}, task).first;
       earliest = at == queue_.begin();  // after the emplace: the operands of == are unsequenced
     }
@@ -205,7 +207,7 @@ class simulated_generator {
   finish_fn on_finish_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::map<std::string, entry> running_;
+  std::unordered_map<std::string, entry> running_;  // by task id (hashed: a busy server runs many)
   std::map<key, std::string> queue_;
   std::uint64_t sequence_ = 0;
   bool stopping_ = false;

