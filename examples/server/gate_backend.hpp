@@ -352,19 +352,18 @@ class gate_backend final : public task_backend {
     v.created_at = t.created_at;
     v.estimate = t.estimate;
     v.cost = t.cost;
+    v.status = t.status;
     switch (t.status) {
-      case tollgate::task_status::pending: v.status = task_status::pending; break;
-      case tollgate::task_status::throttled: v.status = task_status::throttled; break;
+      case tollgate::task_status::pending:
+      case tollgate::task_status::throttled:
+      case tollgate::task_status::cancelled: break;
       case tollgate::task_status::running:
-        v.status = task_status::running;
         v.progress = simulator_.progress(t.id).value_or(0.0);
         break;
       case tollgate::task_status::succeeded:
-        v.status = task_status::succeeded;
         v.output = simulator_.outputs(t.id, kind_of(t.model));
         break;
       case tollgate::task_status::failed: {
-        v.status = task_status::failed;
         // fail()'s reason is "CODE message" (see on_generated); a reason of
         // another shape (a recovered task released by the gate) is all message.
         const std::string& r = t.failure;
@@ -377,7 +376,6 @@ class gate_backend final : public task_backend {
         v.failure = coded ? r.substr(space + 1) : r.empty() ? std::string("The task failed.") : r;
         break;
       }
-      case tollgate::task_status::cancelled: v.status = task_status::cancelled; break;
     }
     return v;
   }

@@ -20,27 +20,15 @@
 #include <nlohmann/json.hpp>
 #include <tollgate/core/error.hpp>
 #include <tollgate/core/money.hpp>
+#include <tollgate/gate/types.hpp>
 #include <tollgate/pricing/usage.hpp>
 
 #include "clock.hpp"
 
 namespace tollgate_server {
 
-
-/// The provider's task states.
-enum class task_status : std::uint8_t { pending, throttled, running, succeeded, failed, cancelled };
-
-[[nodiscard]] constexpr std::string_view to_string(task_status s) noexcept {
-  switch (s) {
-    case task_status::pending: return "PENDING";
-    case task_status::throttled: return "THROTTLED";
-    case task_status::running: return "RUNNING";
-    case task_status::succeeded: return "SUCCEEDED";
-    case task_status::failed: return "FAILED";
-    case task_status::cancelled: return "CANCELLED";
-  }
-  return "UNKNOWN";
-}
+/// The provider's task states: the gate's own (to_string gives "PENDING", ...).
+using tollgate::task_status;
 
 /**
  * A request the backend refuses, as the API answers it: the HTTP status,

@@ -247,12 +247,10 @@ class basic_gate {
    * a THROTTLED or final task (invalid_argument). Thread-safe.
    */
   [[nodiscard]] result<task> start(task_ref t) {
-    auto* a = find_account(t.account);
-    if (!a) return unknown_task(t);
-    std::unique_lock lk(a->m);
-    auto it = a->tasks.find(t.id);
-    if (it == a->tasks.end()) return unknown_task(t);
-    task_rec& r = it->second;
+    auto found = lock_task(t);
+    if (!found) return found.error();
+    account_state* const a = found->account;
+    task_rec& r = *found->rec;
     if (r.status == task_status::throttled || is_final(r.status))
       return result<task>(errc::invalid_argument,
                           fmt::format("task {} of account '{}' is {}: only a PENDING or RUNNING task can start",
@@ -840,13 +838,11 @@ class basic_gate {
   // ------------------------------------------------------------ settle
 
   result<settlement> complete_locked(task_ref t, const ::tollgate::usage& actual, events& ev) {
-    auto* a = find_account(t.account);
-    if (!a) return unknown_task(t);
     const time_point now = clock_.now();
-    std::unique_lock lk(a->m);
-    auto it = a->tasks.find(t.id);
-    if (it == a->tasks.end()) return unknown_task(t);
-    task_rec& r = it->second;
+    auto found = lock_task(t);
+    if (!found) return found.error();
+    account_state* const a = found->account;
+    task_rec& r = *found->rec;
     if (r.status == task_status::succeeded) return settlement{view(*a, r), credits{}, {}};
     if (!holds_slot(r.status))
       return result<settlement>(
@@ -876,13 +872,11 @@ class basic_gate {
   }
 
   result<settlement> refund_locked(task_ref t, task_status to, std::string_view reason, events& ev) {
-    auto* a = find_account(t.account);
-    if (!a) return unknown_task(t);
     const time_point now = clock_.now();
-    std::unique_lock lk(a->m);
-    auto it = a->tasks.find(t.id);
-    if (it == a->tasks.end()) return unknown_task(t);
-    task_rec& r = it->second;
+    auto found = lock_task(t);
+    if (!found) return found.error();
+    account_state* const a = found->account;
+    task_rec& r = *found->rec;
     if (r.status == to) return settlement{view(*a, r), credits{}, {}};
     if (is_final(r.status))
       return result<settlement>(errc::invalid_argument,
@@ -917,13 +911,11 @@ class basic_gate {
   }
 
   result<task> get_locked(task_ref t, events& ev) {
-    auto* a = find_account(t.account);
-    if (!a) return unknown_task(t);
     const time_point now = clock_.now();
-    std::unique_lock lk(a->m);
-    auto it = a->tasks.find(t.id);
-    if (it == a->tasks.end()) return unknown_task(t);
-    task_rec& r = it->second;
+    auto found = lock_task(t);
+    if (!found) return found.error();
+    account_state* const a = found->account;
+    task_rec& r = *found->rec;
     std::uint64_t position = 0;
     if (r.status == task_status::throttled) {
       const limits_now l = limits_of(*a, r.model, now);
@@ -1091,6 +1083,21 @@ class basic_gate {
   }
 
   static submission refused(errc c, std::string message) { return submission(tollgate::error(c, std::move(message))); }
+
+  // Task `t` with its account's lock held, or unknown_task.
+  struct locked_task {
+    account_state* account;
+    std::unique_lock<mutex_type> lock;
+    task_rec* rec;
+  };
+  result<locked_task> lock_task(task_ref t) {
+    auto* a = find_account(t.account);
+    if (!a) return unknown_task(t);
+    std::unique_lock lk(a->m);
+    auto it = a->tasks.find(t.id);
+    if (it == a->tasks.end()) return unknown_task(t);
+    return locked_task{a, std::move(lk), &it->second};
+  }
 
   static tollgate::error unknown_task(task_ref t) {
     return tollgate::error(errc::invalid_argument,
