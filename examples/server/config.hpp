@@ -57,6 +57,9 @@ struct simulation_settings {
   /// How long a task runs, per model; `default_generation` for the others.
   std::map<std::string, std::chrono::milliseconds, std::less<>> generation{};
   std::chrono::milliseconds default_generation{5'000};
+  /// How long a task that got its slot stays PENDING before a simulated
+  /// worker claims it (gate start(): RUNNING). 0: claimed at once.
+  std::chrono::milliseconds pickup{0};
   /// The share of tasks that fail (refunded in full), in parts per million.
   std::uint32_t failure_ppm = 0;
   /// Seeds which tasks fail (a task fails or not by its id and this seed).
@@ -203,7 +206,8 @@ inline void read_http(const ojson& v, const std::string& path, http_settings& h)
 }
 
 inline void read_simulation(const ojson& v, const std::string& path, simulation_settings& s) {
-  object_at(v, path, {"clock", "start", "generation_ms", "failure_rate", "seed", "input_seconds", "output_url"});
+  object_at(v, path, {"clock", "start", "generation_ms", "pickup_ms", "failure_rate", "seed", "input_seconds",
+                     "output_url"});
   if (auto* f = find(v, "clock")) {
     const std::string m = string_at(*f, member(path, "clock"));
     if (m == "system") s.clock = clock_mode::system;
@@ -226,6 +230,7 @@ inline void read_simulation(const ojson& v, const std::string& path, simulation_
       else s.generation.emplace(model, d);
     }
   }
+  if (auto* f = find(v, "pickup_ms")) s.pickup = millis_at(*f, member(path, "pickup_ms"), 0, 86'400'000);
   if (auto* f = find(v, "failure_rate"))
     s.failure_ppm = static_cast<std::uint32_t>(decimal_at(*f, member(path, "failure_rate"), 6, 1'000'000));
   if (auto* f = find(v, "seed")) s.seed = static_cast<std::uint64_t>(integer_at(*f, member(path, "seed"), 0));

@@ -109,6 +109,9 @@ class gate_backend final : public task_backend {
       : clock_(clock), simulator_(simulation, clock) {
     tollgate::basic_gate_options<> options;
     options.catalog = catalog;
+    // A task that gets a slot is PENDING until a worker of the generator
+    // claims it (start(): RUNNING), as the provider's tasks are.
+    options.explicit_start = true;
     tollgate::ledger_options lo;
     lo.price = catalog.price();
     options.ledger = lo;
@@ -122,7 +125,8 @@ class gate_backend final : public task_backend {
     counters_ = events.counters;
     gate_ = std::make_unique<server_gate>(std::move(*l), std::move(options), simulated_payments{}, std::move(events));
     recover();
-    simulator_.run([this](const std::string& task, const generation_result& r) { on_generated(task, r); });
+    simulator_.run([this](const std::string& task, const generation_result& r) { on_generated(task, r); },
+                   [this](const std::string& task) { return on_claimed(task); });
     if (!clock_.manual()) upkeep_ = std::thread([this] { upkeep_loop(); });
   }
 
@@ -396,7 +400,7 @@ class gate_backend final : public task_backend {
         break;
       }
       case k::started:
-        if (e.status == tollgate::task_status::running) simulator_.start(std::string(e.task), std::string(e.model), kind_of(e.model));
+        if (tollgate::holds_slot(e.status)) simulator_.start(std::string(e.task), std::string(e.model), kind_of(e.model));
         break;
       case k::completed:
       case k::failed:
@@ -410,6 +414,22 @@ class gate_backend final : public task_backend {
       }
       default: break;
     }
+  }
+
+  // A worker of the generator begins a task: the gate's start() (PENDING ->
+  // RUNNING). False when the task ended meanwhile (cancelled).
+  bool on_claimed(const std::string& id) {
+    std::string account;
+    {
+      std::lock_guard lk(open_mutex_);
+      const auto it = open_.find(id);
+      if (it == open_.end()) return false;
+      account = it->second.account;
+    }
+    auto r = gate_->start(tollgate::task_ref{account, id});
+    if (!r && r.code() != tollgate::errc::invalid_argument)  // invalid_argument: it ended meanwhile
+      fmt::print(stderr, "tollgate-server: starting task {}: {}\n", id, r.error().message());
+    return r.has_value();
   }
 
   // The generator finished a task: capture its cost, or refund it.
@@ -487,10 +507,7 @@ class gate_backend final : public task_backend {
           o.account = account;
           o.kind = kind_of(t.model);
         }
-        if (tollgate::holds_slot(t.status)) {
-          (void)gate_->start(t);
-          simulator_.start(t.id, t.model, kind_of(t.model));
-        }
+        if (tollgate::holds_slot(t.status)) simulator_.start(t.id, t.model, kind_of(t.model));  // claimed by a worker
       }
       auto st = ledger.statement(account);
       if (!st) throw std::runtime_error(fmt::format("reading account '{}': {}", account, st.error().message()));

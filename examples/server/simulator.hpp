@@ -2,9 +2,11 @@
 // for the configured time of its model, then reports it succeeded (with fake
 // output URLs) or failed (a configured share, chosen by the task id and a
 // seed, so the same tasks fail on every run). Whoever admits tasks (the
-// gate backend) calls start() when a task becomes RUNNING and forget() when
-// it is cancelled, and hears the outcome through the finish callback, where
-// it captures the cost or refunds the hold. On the system clock a thread of
+// gate backend) calls start() when a task gets a slot (PENDING) and forget()
+// when it is cancelled; after `simulation.pickup_ms` a worker claims the task
+// through the claim callback (the gate's start(): RUNNING) and its generation
+// time begins; the outcome comes through the finish callback, where the
+// backend captures the cost or refunds the hold. On the system clock a thread of
 // its own finishes tasks when they are due; on the manual clock nothing
 // happens until run_due() (after POST /admin/clock), which finishes every
 // due task in order, so tests are deterministic. A real deployment replaces
@@ -23,6 +25,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -47,6 +50,10 @@ class simulated_generator {
   /// Hears each task that ends; called without the generator's lock held,
   /// on the generator's thread (system clock) or in run_due() (manual clock).
   using finish_fn = std::function<void(const std::string& task, const generation_result&)>;
+  /// Claims a task for a worker (PENDING -> RUNNING); false: it cannot run
+  /// (ended meanwhile), and the generator drops it. Called without the
+  /// generator's lock held, on the thread of start() when pickup is 0.
+  using claim_fn = std::function<bool(const std::string& task)>;
 
   simulated_generator(simulation_settings settings, server_clock clock)
       : settings_(std::move(settings)), clock_(std::move(clock)) {}
@@ -54,9 +61,11 @@ class simulated_generator {
   simulated_generator& operator=(const simulated_generator&) = delete;
   ~simulated_generator() { stop(); }
 
-  /// Sets where outcomes go and, on the system clock, starts the thread.
-  void run(finish_fn on_finish) {
+  /// Sets where outcomes go (and who claims a task; none: every claim
+  /// succeeds) and, on the system clock, starts the thread.
+  void run(finish_fn on_finish, claim_fn on_claim = {}) {
     on_finish_ = std::move(on_finish);
+    on_claim_ = std::move(on_claim);
     if (!clock_.manual()) thread_ = std::thread([this] { loop(); });
   }
   /// Stops the thread (tasks still running stay unfinished: after a restart
@@ -70,20 +79,29 @@ class simulated_generator {
     if (thread_.joinable()) thread_.join();
   }
 
-  /// Task `task` of `model` (producing `kind`) started running now.
+  /**
+   * Task `task` of `model` (producing `kind`) got its slot now: a worker
+   * claims it after the pickup time (at once when it is 0, before this
+   * returns) and runs it for the model's generation time from then on.
+   */
   void start(const std::string& task, const std::string& model, tollgate::media_kind kind) {
     const auto now = clock_.now();
-    const auto due = now + generation_time(model);
+    const auto run_for = generation_time(model);
+    const bool at_once = settings_.pickup.count() == 0;
     bool earliest = false;
     {
       std::lock_guard lk(mutex_);
-      const auto [it, added] = running_.try_emplace(task, entry{now, due, kind, sequence_});
-      if (!added) return;  // already running: a repeated start changes nothing
+      const auto [it, added] = running_.try_emplace(task, entry{now, now + settings_.pickup, run_for, kind, sequence_, false});
+      if (!added) return;  // already here: a repeated start changes nothing
       ++sequence_;
-      const auto at = queue_.emplace(key{due, it->second.sequence}, task).first;
-      earliest = at == queue_.begin();  // after the emplace: the operands of == are unsequenced
+      if (!at_once) earliest = schedule(it->first, it->second);
     }
-    if (earliest) wake_.notify_all();  // the thread sleeps until the earliest due task: only a new earliest wakes it
+    if (at_once) {
+      if (claim(task)) mark_claimed(task, now);
+      else (void)forget(task);
+      return;
+    }
+    if (earliest) wake_.notify_all();  // the thread sleeps until the earliest due step: only a new earliest wakes it
   }
 
   /// Forgets a task that ended elsewhere (cancelled); false when unknown.
@@ -100,7 +118,7 @@ class simulated_generator {
   [[nodiscard]] std::optional<double> progress(const std::string& task) const {
     std::lock_guard lk(mutex_);
     const auto it = running_.find(task);
-    if (it == running_.end()) return std::nullopt;
+    if (it == running_.end() || !it->second.claimed) return std::nullopt;
     const auto total = it->second.due - it->second.started;
     if (total.count() <= 0) return 1.0;
     const auto done = clock_.now() - it->second.started;
@@ -113,7 +131,16 @@ class simulated_generator {
   std::size_t run_due() {
     std::size_t n = 0;
     while (auto next = take_due(clock_.now())) {
-      on_finish_(next->first, next->second);
+      if (auto* claimed = std::get_if<due_claim>(&*next)) {
+        // The run starts when the claim was due, not when this loop got to
+        // it: on the manual clock a task claimed and finished within one
+        // advance takes exactly its generation time.
+        if (claim(claimed->task)) mark_claimed(claimed->task, claimed->at);
+        else (void)forget(claimed->task);
+        continue;
+      }
+      auto& finished = std::get<due_finish>(*next);
+      on_finish_(finished.task, finished.result);
       ++n;
     }
     return n;
@@ -127,7 +154,7 @@ class simulated_generator {
     return {fmt::format("{}/{}/0.{}", settings_.output_url, task, extension)};
   }
 
-  /// Tasks running here.
+  /// Tasks here (waiting for a worker or running).
   [[nodiscard]] std::size_t running() const {
     std::lock_guard lk(mutex_);
     return running_.size();
@@ -153,10 +180,12 @@ class simulated_generator {
 
  private:
   struct entry {
-    wall_time started;
-    wall_time due;
+    wall_time started;  // claimed: when the run began
+    wall_time due;      // when the next step (the claim, or the end) is due
+    std::chrono::milliseconds run_for;
     tollgate::media_kind kind;
     std::uint64_t sequence;
+    bool claimed;
   };
   struct key {
     wall_time due;
@@ -165,16 +194,53 @@ class simulated_generator {
       return a.due != b.due ? a.due < b.due : a.sequence < b.sequence;
     }
   };
+  struct due_claim {
+    std::string task;
+    wall_time at;
+  };
+  struct due_finish {
+    std::string task;
+    generation_result result;
+  };
 
-  // Removes the earliest task due by `now` and says how it ended.
-  std::optional<std::pair<std::string, generation_result>> take_due(wall_time now) {
+  // Queues the entry's next step; true when it is now the earliest. Under the lock.
+  bool schedule(const std::string& task, const entry& e) {
+    const auto at = queue_.emplace(key{e.due, e.sequence}, task).first;
+    return at == queue_.begin();  // after the emplace: the operands of == are unsequenced
+  }
+
+  bool claim(const std::string& task) const { return !on_claim_ || on_claim_(task); }
+
+  // A worker claimed `task` at `at`: its run begins then (unless it was forgotten meanwhile).
+  void mark_claimed(const std::string& task, wall_time at) {
+    bool earliest = false;
+    {
+      std::lock_guard lk(mutex_);
+      const auto it = running_.find(task);
+      if (it == running_.end() || it->second.claimed) return;
+      entry& e = it->second;
+      queue_.erase(key{e.due, e.sequence});
+      e.claimed = true;
+      e.started = at;
+      e.due = at + e.run_for;
+      earliest = schedule(it->first, e);
+    }
+    if (earliest) wake_.notify_all();
+  }
+
+  // Removes the earliest step due by `now`: a claim to make, or a task that ended.
+  std::optional<std::variant<due_claim, due_finish>> take_due(wall_time now) {
     std::lock_guard lk(mutex_);
     if (queue_.empty() || queue_.begin()->first.due > now) return std::nullopt;
     std::string task = queue_.begin()->second;
+    const wall_time at = queue_.begin()->first.due;
     queue_.erase(queue_.begin());
-    const tollgate::media_kind kind = running_.at(task).kind;
-    running_.erase(task);
-    return std::make_pair(task, outcome(task, kind));
+    const auto it = running_.find(task);
+    if (!it->second.claimed) return due_claim{std::move(task), at};  // stays in running_ until claimed
+    const tollgate::media_kind kind = it->second.kind;
+    running_.erase(it);
+    generation_result r = outcome(task, kind);
+    return due_finish{std::move(task), std::move(r)};
   }
 
   [[nodiscard]] generation_result outcome(const std::string& task, tollgate::media_kind kind) const {
@@ -205,6 +271,7 @@ class simulated_generator {
   const simulation_settings settings_;
   server_clock clock_;
   finish_fn on_finish_;
+  claim_fn on_claim_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::unordered_map<std::string, entry> running_;  // by task id (hashed: a busy server runs many)

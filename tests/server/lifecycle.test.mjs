@@ -181,3 +181,51 @@ test('SIGTERM with tasks open: the restart refunds their holds and serves on', a
     await again.dispose();
   }
 });
+
+test('a task with a slot is PENDING until the simulated worker claims it, then RUNNING, then SUCCEEDED', async () => {
+  // simulation.pickup_ms: how long a task that got its slot waits for a worker.
+  const s = await startServer(testConfig({ simulation: { pickup_ms: 500, generation_ms: { default: 1000, gen4_turbo: 10_000 } } }));
+  try {
+    await purchase(s, 'studio', '2.00');
+    const c = client(s);
+    const task = await picture(c);
+    const pending = await c.tasks.retrieve(task.id);
+    assert.equal(pending.status, 'PENDING');
+    assert.equal(pending.estimatedCost.credits, 8);
+    assert.equal(pending.progress, undefined);
+    assert.equal((await account(s, 'studio')).heldCredits, 8);
+    await advance(s, 500);
+    const running = await c.tasks.retrieve(task.id);
+    assert.equal(running.status, 'RUNNING');
+    assert.equal(running.progress, 0);
+    await advance(s, 500);
+    assert.equal((await c.tasks.retrieve(task.id)).progress, 0.5);
+    // The client's own polling goes through PENDING too.
+    const next = picture(c).waitForTaskOutput({ timeout: 60_000 });
+    setTimeout(() => advance(s, 1500), 500);
+    const done = await next;
+    assert.equal(done.status, 'SUCCEEDED');
+    assert.equal(done.cost.credits, 8);
+    assert.equal((await c.tasks.retrieve(task.id)).status, 'SUCCEEDED');
+    // A queued video: THROTTLED, then PENDING when the slot frees, then RUNNING.
+    const first = await video(c);
+    const second = await video(c);
+    const status = async (t) => (await c.tasks.retrieve(t.id)).status;
+    assert.deepEqual([await status(first), await status(second)], ['PENDING', 'THROTTLED']);
+    await advance(s, 10_500);
+    assert.deepEqual([await status(first), await status(second)], ['SUCCEEDED', 'PENDING']);
+    await advance(s, 500);
+    assert.equal(await status(second), 'RUNNING');
+    // DELETE of a PENDING task cancels it with a full refund; it never runs.
+    const third = await picture(c);
+    assert.equal(await status(third), 'PENDING');
+    const held = (await account(s, 'studio')).heldCredits;
+    await c.tasks.delete(third.id);
+    assert.equal((await account(s, 'studio')).heldCredits, held - 8);
+    await advance(s, 2000);
+    assert.equal(await metric(s, 'tollgate_tasks_total{kind="cancelled"}'), 1);
+    assert.equal(await metric(s, 'tollgate_generator_running'), 1);  // the second video; the cancelled picture never ran
+  } finally {
+    await s.dispose();
+  }
+});

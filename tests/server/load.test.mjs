@@ -74,7 +74,7 @@ test(`load (${CONNECTIONS} connections, ${SECONDS} s, ${ACCOUNTS} accounts), SIG
     api_keys: accounts.map(({ name, key }) => ({ key, account: name })),
     http: { log_requests: false, idle_timeout_ms: 60_000, max_connections: 1024 },
     workers: 64,
-    simulation: { clock: 'system', generation_ms: { default: 50, gen4_turbo: 200 }, failure_rate: '0.1', seed: 7 },
+    simulation: { clock: 'system', pickup_ms: 10, generation_ms: { default: 50, gen4_turbo: 200 }, failure_rate: '0.1', seed: 7 },
   });
   delete config.simulation.start;
   const server = await startServer(config);

@@ -85,6 +85,81 @@ TEST_CASE("simulated generation: a forgotten task never finishes, a repeated sta
   CHECK(g.run_due() == 0);
 }
 
+TEST_CASE("simulated generation: a task waits for a worker's claim, then runs its whole time from the claim") {
+  server_clock clock = manual_clock();
+  auto s = settings();
+  s.pickup = 500ms;
+  simulated_generator g(s, clock);
+  recorder seen;
+  std::vector<std::string> claims;
+  bool accept = true;
+  g.run([&](const std::string& t, const generation_result& r) { seen(t, r); },
+        [&](const std::string& t) {
+          claims.push_back(t);
+          return accept;
+        });
+  g.start("a", "gen4_image", tollgate::media_kind::image);
+  CHECK_FALSE(g.progress("a").has_value());  // not running yet: nothing to report
+  CHECK(g.running() == 1);
+  clock.advance(499ms);
+  CHECK(g.run_due() == 0);
+  CHECK(claims.empty());
+  clock.advance(1ms);
+  CHECK(g.run_due() == 0);
+  CHECK(claims == std::vector<std::string>{"a"});
+  CHECK(*g.progress("a") == 0.0);
+  clock.advance(500ms);
+  CHECK(*g.progress("a") == 0.5);
+
+  SECTION("it ends its generation time after the claim") {
+    clock.advance(500ms);
+    CHECK(g.run_due() == 1);
+    CHECK(seen.order == std::vector<std::string>{"a"});
+  }
+  SECTION("claimed and finished within one step of the clock, it still runs its whole time") {
+    g.start("b", "gen4_image", tollgate::media_kind::image);  // claim due at +500 ms, end at +1500 ms
+    clock.advance(1499ms);
+    CHECK(g.run_due() == 1);  // "a" only
+    CHECK(claims == std::vector<std::string>{"a", "b"});
+    clock.advance(1ms);
+    CHECK(g.run_due() == 1);
+    CHECK(seen.order == std::vector<std::string>{"a", "b"});
+  }
+  SECTION("a claim refused (the task ended meanwhile) drops the task") {
+    accept = false;
+    g.start("b", "gen4_image", tollgate::media_kind::image);
+    clock.advance(10s);
+    CHECK(g.run_due() == 1);  // "a" only
+    CHECK(claims.back() == "b");
+    CHECK(g.running() == 0);
+  }
+  SECTION("a task forgotten before its claim is never claimed") {
+    g.start("b", "gen4_image", tollgate::media_kind::image);
+    CHECK(g.forget("b"));
+    clock.advance(10s);
+    CHECK(g.run_due() == 1);
+    CHECK(claims == std::vector<std::string>{"a"});
+  }
+}
+
+TEST_CASE("simulated generation: with no pickup time a task is claimed before start() returns") {
+  server_clock clock = manual_clock();
+  simulated_generator g(settings(), clock);
+  std::vector<std::string> claims;
+  bool accept = true;
+  g.run([](const std::string&, const generation_result&) {},
+        [&](const std::string& t) {
+          claims.push_back(t);
+          return accept;
+        });
+  g.start("a", "gen4_image", tollgate::media_kind::image);
+  CHECK(claims == std::vector<std::string>{"a"});
+  CHECK(*g.progress("a") == 0.0);
+  accept = false;
+  g.start("b", "gen4_image", tollgate::media_kind::image);
+  CHECK(g.running() == 1);  // "b" was refused and dropped
+}
+
 TEST_CASE("simulated generation: the failure share, the same tasks on every run") {
   const auto count_failures = [](std::uint32_t ppm, std::uint64_t seed) {
     auto s = settings(ppm);
