@@ -43,6 +43,20 @@ namespace api_detail {
   return ojson(std::stod(s));
 }
 
+/// The largest integer a JavaScript number holds exactly (Number.MAX_SAFE_INTEGER).
+inline constexpr std::int64_t max_safe_integer = (std::int64_t{1} << 53) - 1;
+
+/**
+ * tier.maxMonthlyCreditSpend: the client's type says it is always a number
+ * (unlike the model limits, whose null means "no limit"). A cap an override
+ * lifted (unlimited), or one too large for a JavaScript number to hold
+ * exactly, is Number.MAX_SAFE_INTEGER: larger than any balance, and exact.
+ */
+[[nodiscard]] inline ojson monthly_spend_json(const std::optional<tollgate::credits>& cap) {
+  if (!cap || *cap >= tollgate::credits(max_safe_integer)) return ojson(max_safe_integer);
+  return credits_json(*cap);
+}
+
 /// "2026-01-05T00:00:00.000Z".
 [[nodiscard]] inline std::string iso_time(wall_time t) {
   const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
@@ -467,10 +481,15 @@ class api {
           spec.models.emplace(model, v);
         }
         if (const ojson* m = r.optional("maxMonthlySpendUsd")) {
-          if (!m->is_string()) requests_detail::fail("maxMonthlySpendUsd", "expected a decimal string such as \"5000.00\"");
-          auto parsed = tollgate::usd::parse(m->get<std::string>());
-          if (!parsed || parsed->is_negative()) requests_detail::fail("maxMonthlySpendUsd", parsed ? "must not be negative" : parsed.error().message());
-          spec.monthly_spend = *parsed;
+          if (m->is_null()) {
+            spec.monthly_spend = tollgate::spend_cap::unlimited();  // the override lifts the cap
+          } else {
+            if (!m->is_string())
+              requests_detail::fail("maxMonthlySpendUsd", "expected a decimal string such as \"5000.00\", or null (no cap)");
+            auto parsed = tollgate::usd::parse(m->get<std::string>());
+            if (!parsed || parsed->is_negative()) requests_detail::fail("maxMonthlySpendUsd", parsed ? "must not be negative" : parsed.error().message());
+            spec.monthly_spend = tollgate::spend_cap(*parsed);
+          }
         }
         r.finish("an override");
       } catch (const invalid_input& e) {
@@ -673,7 +692,7 @@ class api {
       use[model] = {{"dailyGenerations", m.daily_generations}};
     }
     ojson out = {{"creditBalance", api_detail::credits_json(o.balance)},
-                 {"tier", {{"maxMonthlyCreditSpend", o.max_monthly_spend ? api_detail::credits_json(*o.max_monthly_spend) : ojson(nullptr)},
+                 {"tier", {{"maxMonthlyCreditSpend", api_detail::monthly_spend_json(o.max_monthly_spend)},
                            {"models", limits}}},
                  {"usage", {{"models", use}}}};
     if (!o.extensions.is_null()) out["tollgate"] = o.extensions;

@@ -281,7 +281,7 @@ class gate_backend final : public task_backend {
                                                     job_limit(m.max_daily), tollgate::override_mode::enforced, note});
       if (spec.monthly_spend)
         o.spend_caps.push_back(
-            tollgate::spend_cap_override{tollgate::spend_cap(*spec.monthly_spend), tollgate::override_mode::enforced, note});
+            tollgate::spend_cap_override{*spec.monthly_spend, tollgate::override_mode::enforced, note});
     }
     if (auto r = gate_->set_overrides(account, std::move(o)); !r) return refusal_of(r.error());
     return done{};

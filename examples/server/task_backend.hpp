@@ -137,7 +137,7 @@ struct task_record {
 /// An enterprise override: custom limits per model (and spend cap).
 struct override_spec {
   std::map<std::string, model_view> models;   ///< daily_generations unused
-  std::optional<tollgate::usd> monthly_spend;  ///< nullopt: the tier's
+  std::optional<tollgate::spend_cap> monthly_spend;  ///< nullopt: the tier's; unlimited: no cap
   bool clear = false;                          ///< remove the override
 };
 

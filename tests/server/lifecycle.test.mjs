@@ -229,3 +229,28 @@ test('a task with a slot is PENDING until the simulated worker claims it, then R
     await s.dispose();
   }
 });
+
+test('tier.maxMonthlyCreditSpend is always a number: an override that lifts the cap reports the largest exact one', async () => {
+  const s = await startServer(testConfig());
+  try {
+    const c = client(s);
+    assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, 10_000);  // tier 1: $100
+    // "maxMonthlySpendUsd": null lifts the cap (no limit on purchases).
+    const lift = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: null } });
+    assert.equal(lift.status, 200, await lift.clone().text());
+    const org = await c.organization.retrieve();
+    assert.equal(typeof org.tier.maxMonthlyCreditSpend, 'number');
+    assert.equal(org.tier.maxMonthlyCreditSpend, Number.MAX_SAFE_INTEGER);
+    assert.equal(org.tollgate.maxMonthlySpendUsd, null);  // tollgate's own block says "unlimited" as null
+    assert.equal((await purchase(s, 'studio', '250000.00')).usd, '250000.00');
+    // A cap too large for a JavaScript number to hold exactly is the same number, never a rounded one.
+    const huge = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: '900000000000000.00' } });
+    assert.equal(huge.status, 200, await huge.clone().text());
+    assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, Number.MAX_SAFE_INTEGER);
+    const capped = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: '5000.00' } });
+    assert.equal(capped.status, 200);
+    assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, 500_000);
+  } finally {
+    await s.dispose();
+  }
+});
