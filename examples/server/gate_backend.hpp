@@ -182,23 +182,30 @@ class gate_backend final : public task_backend {
   }
 
   outcome<task_view> get(std::string_view account, std::string_view id) override {
+    if (deleted(account, id)) return unknown_task(id);
     auto t = gate_->get(tollgate::task_ref{account, id});
     if (!t) return unknown_task(id);
     return view_of(*t);
   }
 
+  /// DELETE /v1/tasks/{id}, as the client's docs describe tasks.delete: an
+  /// open task (PENDING, THROTTLED, RUNNING) is cancelled (refunded in full),
+  /// any other is deleted; either way it cannot be fetched again (404). Its
+  /// credits and the ledger's record of them are untouched.
   outcome<done> cancel(std::string_view account, std::string_view id) override {
     const tollgate::task_ref ref{account, id};
+    if (deleted(account, id)) return unknown_task(id);
     auto t = gate_->get(ref);
     if (!t) return unknown_task(id);
-    if (tollgate::is_final(t->status)) return done{};  // a finished task stays readable until the retention
-    auto c = gate_->cancel(ref);
-    if (!c) {
-      // It ended between the two calls (the generator finished it): nothing to cancel.
-      auto again = gate_->get(ref);
-      if (again && tollgate::is_final(again->status)) return done{};
-      return refusal_of(c.error());
+    if (!tollgate::is_final(t->status)) {
+      auto c = gate_->cancel(ref);
+      if (!c) {
+        // It ended between the two calls (the generator finished it): delete it.
+        auto again = gate_->get(ref);
+        if (!again || !tollgate::is_final(again->status)) return refusal_of(c.error());
+      }
     }
+    mark_deleted(account, id);
     return done{};
   }
 
@@ -248,7 +255,7 @@ class gate_backend final : public task_backend {
   outcome<task_record> task_credits(std::string_view account, std::string_view id) override {
     using tollgate::gate_detail::task_key;
     task_record out;
-    if (auto t = gate_->get(tollgate::task_ref{account, id})) out.task = view_of(*t);
+    if (auto t = gate_->get(tollgate::task_ref{account, id}); t && !deleted(account, id)) out.task = view_of(*t);
     const auto& ledger = gate_->ledger();
     // The gate's ledger keys of a task's steps (gate/detail/ids.hpp); a hold
     // released at start as an orphan has the server's key (recover()).
@@ -485,6 +492,30 @@ class gate_backend final : public task_backend {
     keys_.erase(account + '\n' + key);  // its place in key_order_ goes when it expires
   }
 
+  // ------------------------------------------------------------ deleted tasks
+
+  // Tasks deleted (or cancelled) through DELETE: the gate keeps a finished
+  // task readable for its retention, the provider does not. Kept as long as
+  // the gate keeps the task (a task is deleted after it finished, so its
+  // entry outlives the gate's record); by id, each with its account.
+  bool deleted(std::string_view account, std::string_view id) {
+    if (deleted_count_.load(std::memory_order_acquire) == 0) return false;  // the common case: no lock
+    std::lock_guard lk(deleted_mutex_);
+    const auto it = deleted_.find(id);
+    return it != deleted_.end() && it->second == account;
+  }
+
+  void mark_deleted(std::string_view account, std::string_view id) {
+    const time_point now = clock_.now();
+    std::lock_guard lk(deleted_mutex_);
+    while (!deleted_order_.empty() && deleted_order_.front().first + gate_->options().task_retention <= now) {
+      deleted_.erase(deleted_order_.front().second);
+      deleted_order_.pop_front();
+    }
+    if (deleted_.emplace(std::string(id), std::string(account)).second) deleted_order_.emplace_back(now, std::string(id));
+    deleted_count_.store(deleted_.size(), std::memory_order_release);
+  }
+
   // ------------------------------------------------------------ recovery
 
   // After the journal is open: hands the open tasks the gate brought back to
@@ -569,6 +600,13 @@ class gate_backend final : public task_backend {
   std::deque<std::pair<time_point, std::string>> key_order_;
   const std::uint64_t boot_ = std::random_device{}() * 0x100000000ull + std::random_device{}();
   std::atomic<std::uint64_t> sequence_{0};
+  struct id_hash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
+  std::mutex deleted_mutex_;
+  std::unordered_map<std::string, std::string, id_hash, std::equal_to<>> deleted_;  // task id -> account
+  std::deque<std::pair<time_point, std::string>> deleted_order_;
+  std::atomic<std::size_t> deleted_count_{0};
   std::mutex upkeep_mutex_;
   std::condition_variable upkeep_wake_;
   bool stopping_ = false;

@@ -9,7 +9,7 @@
 // $100 of purchases in any 30 days.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskFailedError } from '@runwayml/sdk';
+import { NotFoundError, TaskFailedError } from '@runwayml/sdk';
 import { startServer, testConfig, client, admin, purchase, advance, sleep, KEYS } from './harness.mjs';
 
 let server;
@@ -250,6 +250,43 @@ test('tier.maxMonthlyCreditSpend is always a number: an override that lifts the 
     const capped = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: '5000.00' } });
     assert.equal(capped.status, 200);
     assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, 500_000);
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('DELETE of a finished task deletes it (404 afterwards), credits and ledger untouched; of an open task cancels it with a refund', async () => {
+  const s = await startServer(testConfig());
+  try {
+    await purchase(s, 'studio', '1.00');
+    const c = client(s);
+    const done = await picture(c);
+    await advance(s, 1000);
+    assert.equal((await c.tasks.retrieve(done.id)).status, 'SUCCEEDED');
+    const before = await account(s, 'studio');
+    const record = await (await admin(s, `/admin/accounts/studio/tasks/${done.id}`)).json();
+    assert.equal(await c.tasks.delete(done.id), null);
+    const gone = await c.tasks.retrieve(done.id).catch((e) => e);
+    assert.ok(gone instanceof NotFoundError, String(gone));
+    assert.deepEqual(await account(s, 'studio'), before);
+    const after = await (await admin(s, `/admin/accounts/studio/tasks/${done.id}`)).json();
+    assert.deepEqual({ ...after, task: null }, { ...record, task: null });  // the ledger's record stays
+    assert.equal(after.task, null);
+    assert.equal(after.hold, 'captured');
+    // A second DELETE: the task is gone.
+    assert.ok((await c.tasks.delete(done.id).catch((e) => e)) instanceof NotFoundError);
+    // An open task: cancelled, refunded in full; aborted tasks cannot be fetched again either (the client's docs).
+    const open = await picture(c);
+    assert.equal((await account(s, 'studio')).heldCredits, 8);
+    assert.equal(await c.tasks.delete(open.id), null);
+    assert.deepEqual(await account(s, 'studio'), before);
+    assert.ok((await c.tasks.retrieve(open.id).catch((e) => e)) instanceof NotFoundError);
+    assert.equal((await (await admin(s, `/admin/accounts/studio/tasks/${open.id}`)).json()).hold, 'released');
+    assert.equal(await metric(s, 'tollgate_tasks_total{kind="cancelled"}'), 1);
+    // Another account cannot delete (nor see) it.
+    const mine = await picture(c);
+    assert.ok((await client(s, KEYS.agency).tasks.delete(mine.id).catch((e) => e)) instanceof NotFoundError);
+    assert.equal((await c.tasks.retrieve(mine.id)).status, 'RUNNING');
   } finally {
     await s.dispose();
   }
