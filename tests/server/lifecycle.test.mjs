@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotFoundError, TaskFailedError } from '@runwayml/sdk';
-import { startServer, testConfig, client, admin, purchase, advance, sleep, KEYS } from './harness.mjs';
+import { startServer, testConfig, client, admin, api, purchase, advance, sleep, KEYS } from './harness.mjs';
 
 let server;
 const config = testConfig({ simulation: { generation_ms: { default: 1000, gen4_turbo: 10_000 } } });
@@ -247,6 +247,15 @@ test('tier.maxMonthlyCreditSpend is always a number: an override that lifts the 
     const huge = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: '900000000000000.00' } });
     assert.equal(huge.status, 200, await huge.clone().text());
     assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, Number.MAX_SAFE_INTEGER);
+    // Bad caps are refused by their field and change nothing.
+    for (const [cap, message] of [[5000, /maxMonthlySpendUsd: expected a decimal string such as "5000\.00", or null/],
+                                  ['-5.00', /maxMonthlySpendUsd: must not be negative/], ['5,000', /maxMonthlySpendUsd/],
+                                  [{}, /maxMonthlySpendUsd: expected a decimal string/]]) {
+      const bad = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: cap } });
+      assert.equal(bad.status, 400, `${JSON.stringify(cap)}: ${await bad.clone().text()}`);
+      assert.match((await bad.json()).error, message);
+    }
+    assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, Number.MAX_SAFE_INTEGER);
     const capped = await admin(s, '/admin/accounts/studio/override', { method: 'PUT', body: { models: {}, maxMonthlySpendUsd: '5000.00' } });
     assert.equal(capped.status, 200);
     assert.equal((await c.organization.retrieve()).tier.maxMonthlyCreditSpend, 500_000);
@@ -283,6 +292,12 @@ test('DELETE of a finished task deletes it (404 afterwards), credits and ledger 
     assert.ok((await c.tasks.retrieve(open.id).catch((e) => e)) instanceof NotFoundError);
     assert.equal((await (await admin(s, `/admin/accounts/studio/tasks/${open.id}`)).json()).hold, 'released');
     assert.equal(await metric(s, 'tollgate_tasks_total{kind="cancelled"}'), 1);
+    // Odd ids: unknown (404), or a bad path (400); nothing changes.
+    for (const [id, status] of [['x'.repeat(4000), 404], ['%00', 400], ['a%2Fb', 400], ['..', 404], [encodeURIComponent('é'), 404]]) {
+      const r = await api(s, `/v1/tasks/${id}`, { method: 'DELETE' });
+      assert.equal(r.status, status, `${id.slice(0, 20)}: ${await r.clone().text()}`);
+    }
+    assert.deepEqual(await account(s, 'studio'), before);
     // Another account cannot delete (nor see) it.
     const mine = await picture(c);
     assert.ok((await client(s, KEYS.agency).tasks.delete(mine.id).catch((e) => e)) instanceof NotFoundError);
