@@ -57,11 +57,52 @@ inline constexpr std::int64_t max_safe_integer = (std::int64_t{1} << 53) - 1;
   return credits_json(*cap);
 }
 
+/// Appends "2026-01-05T00:00:00.000Z" (no allocation of its own).
+inline void append_iso_time(std::string& out, wall_time t) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(t);
+  const auto day = floor<days>(ms);
+  const year_month_day ymd{day};
+  const hh_mm_ss<milliseconds> time{ms - day};
+  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", static_cast<int>(ymd.year()),
+                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), time.hours().count(),
+                 time.minutes().count(), time.seconds().count(), time.subseconds().count());
+}
+
 /// "2026-01-05T00:00:00.000Z".
 [[nodiscard]] inline std::string iso_time(wall_time t) {
-  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
-  const auto s = std::chrono::floor<std::chrono::seconds>(ms);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", s, (ms - s).count());
+  std::string out;
+  append_iso_time(out, t);
+  return out;
+}
+
+/**
+ * Appends `s` as a JSON string. Printable ASCII without '"' and '\\' (ids,
+ * statuses, most URLs) is copied as it is; anything else is escaped by
+ * nlohmann's serializer, as every other answer is (invalid UTF-8 replaced).
+ */
+inline void append_json_string(std::string& out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  if (!plain) {
+    out += ojson(std::string(s)).dump(-1, ' ', false, ojson::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+/// Appends credits as credits_json() writes them, without its strings when whole.
+inline void append_credits(std::string& out, const tollgate::credits& c) {
+  using rep = std::decay_t<decltype(c.raw())>;
+  const rep& unit = tollgate::credits::unit();
+  // credits_json's integers: fewer than 19 characters, the sign included.
+  constexpr std::int64_t most = 999'999'999'999'999'999, least = -99'999'999'999'999'999;
+  if (c.raw() % unit == 0 && c.raw() / unit <= rep(most) && c.raw() / unit >= rep(least)) {
+    fmt::format_to(std::back_inserter(out), "{}", static_cast<std::int64_t>(c.raw() / unit));
+    return;
+  }
+  out += credits_json(c).dump();
 }
 
 /// Compares a presented secret with a configured one in time that does not
@@ -94,41 +135,50 @@ inline constexpr std::int64_t max_safe_integer = (std::int64_t{1} << 53) - 1;
 [[nodiscard]] inline std::optional<std::vector<std::string>> segments(std::string_view target) {
   if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   if (target.empty() || target.front() != '/') return std::nullopt;
-  std::vector<std::string> out;
-  std::string cur;
   const auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  for (std::size_t i = 1; i <= target.size(); ++i) {
-    if (i == target.size() || target[i] == '/') {
-      out.push_back(std::move(cur));
-      cur.clear();
-      continue;
-    }
-    if (target[i] == '%') {
-      if (i + 2 >= target.size() || hex(target[i + 1]) < 0 || hex(target[i + 2]) < 0) return std::nullopt;
-      const char c = static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2]));
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(std::count(target.begin(), target.end(), '/')));
+  std::size_t from = 1;
+  for (;;) {
+    const std::size_t to = std::min(target.find('/', from), target.size());
+    const std::string_view raw = target.substr(from, to - from);
+    std::string& seg = out.emplace_back();
+    seg.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '%') {
+        seg += raw[i];
+        continue;
+      }
+      if (i + 2 >= raw.size() || hex(raw[i + 1]) < 0 || hex(raw[i + 2]) < 0) return std::nullopt;
+      const char c = static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
       if (c == '/' || c == '\0') return std::nullopt;
-      cur += c;
+      seg += c;
       i += 2;
-      continue;
     }
-    cur += target[i];
+    if (to == target.size()) break;
+    from = to + 1;
   }
   if (out.size() > 1 && out.back().empty()) out.pop_back();  // a trailing slash
   return out;
 }
 
-/// A JSON answer.
-[[nodiscard]] inline response json_response(http::status status, const ojson& body, unsigned version) {
+/// A JSON answer whose text is written already.
+[[nodiscard]] inline response json_text_response(http::status status, std::string body, unsigned version) {
   response res{status, version};
   res.set(http::field::content_type, "application/json");
-  res.body() = body.dump(-1, ' ', false, ojson::error_handler_t::replace);
+  res.body() = std::move(body);
   res.prepare_payload();
   return res;
+}
+
+/// A JSON answer.
+[[nodiscard]] inline response json_response(http::status status, const ojson& body, unsigned version) {
+  return json_text_response(status, body.dump(-1, ' ', false, ojson::error_handler_t::replace), version);
 }
 
 /// An error answer: {"error": message, "code": code}; hard refusals carry
@@ -631,41 +681,77 @@ class api {
       if (auto* e = std::get_if<refusal>(&r))
         return api_detail::error_response(*e, version, ojson{{"estimatedCost", {{"credits", api_detail::credits_json(s.estimate)}}}});
       const auto& t = std::get<created_task>(r);
-      ojson out = {{"id", t.id}, {"estimatedCost", {{"credits", api_detail::credits_json(t.estimate)}}}};
-      return api_detail::json_response(http::status::ok, out, version);
+      std::string out;
+      out.reserve(96);
+      out += "{\"id\":";
+      api_detail::append_json_string(out, t.id);
+      out += ",\"estimatedCost\":{\"credits\":";
+      api_detail::append_credits(out, t.estimate);
+      out += "}}";
+      return api_detail::json_text_response(http::status::ok, std::move(out), version);
     });
   }
 
   void get_task(const request& req, const std::string& id, const std::string& account, const responder& respond) {
-    reading(req, respond, account, [this, id, account](unsigned version) {
-      auto r = backend_.get(account, id);
-      if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
-      return api_detail::json_response(http::status::ok, task_json(std::get<task_view>(r)), version);
-    });
+    if (!may_block_) return respond(task_answer(account, id, req.version()), request_note{account});  // no copies to own
+    reading(req, respond, account, [this, id, account](unsigned version) { return task_answer(account, id, version); });
   }
 
-  [[nodiscard]] static ojson task_json(const task_view& t) {
-    ojson out = {{"id", t.id}, {"status", to_string(t.status)}, {"createdAt", api_detail::iso_time(t.created_at)}};
+  response task_answer(const std::string& account, const std::string& id, unsigned version) {
+    auto r = backend_.get(account, id);
+    if (auto* e = std::get_if<refusal>(&r)) return api_detail::error_response(*e, version);
+    return api_detail::json_text_response(http::status::ok, task_text(std::get<task_view>(r)), version);
+  }
+
+  // The task's JSON, written directly (the hottest answer: no JSON values
+  // built and dumped). Keys in the order the client's docs list them.
+  [[nodiscard]] static std::string task_text(const task_view& t) {
+    std::string out;
+    out.reserve(192);
+    out += "{\"id\":";
+    api_detail::append_json_string(out, t.id);
+    out += ",\"status\":\"";
+    out += to_string(t.status);
+    out += "\",\"createdAt\":\"";
+    api_detail::append_iso_time(out, t.created_at);
+    out += '"';
+    const auto amount = [&out](const char* key, const tollgate::credits& c) {
+      out += key;
+      api_detail::append_credits(out, c);
+      out += '}';
+    };
     switch (t.status) {
       case task_status::pending:
-      case task_status::throttled: out["estimatedCost"] = {{"credits", api_detail::credits_json(t.estimate)}}; break;
+      case task_status::throttled: amount(",\"estimatedCost\":{\"credits\":", t.estimate); break;
       case task_status::running:
-        out["estimatedCost"] = {{"credits", api_detail::credits_json(t.estimate)}};
-        out["progress"] = t.progress;
+        amount(",\"estimatedCost\":{\"credits\":", t.estimate);
+        fmt::format_to(std::back_inserter(out), ",\"progress\":{}", t.progress);
         break;
       case task_status::succeeded:
-        out["cost"] = {{"credits", api_detail::credits_json(t.cost)}};
-        out["output"] = t.output;
+        amount(",\"cost\":{\"credits\":", t.cost);
+        out += ",\"output\":[";
+        for (std::size_t i = 0; i < t.output.size(); ++i) {
+          if (i > 0) out += ',';
+          api_detail::append_json_string(out, t.output[i]);
+        }
+        out += ']';
         break;
       case task_status::failed:
-        out["cost"] = {{"credits", api_detail::credits_json(t.cost)}};
-        out["failure"] = t.failure;
-        if (!t.failure_code.empty()) out["failureCode"] = t.failure_code;
+        amount(",\"cost\":{\"credits\":", t.cost);
+        out += ",\"failure\":";
+        api_detail::append_json_string(out, t.failure);
+        if (!t.failure_code.empty()) {
+          out += ",\"failureCode\":";
+          api_detail::append_json_string(out, t.failure_code);
+        }
         break;
-      case task_status::cancelled: out["cost"] = {{"credits", api_detail::credits_json(t.cost)}}; break;
+      case task_status::cancelled: amount(",\"cost\":{\"credits\":", t.cost); break;
     }
+    out += '}';
     return out;
   }
+
+  [[nodiscard]] static ojson task_json(const task_view& t) { return ojson::parse(task_text(t)); }
 
   void cancel_task(const request& req, const std::string& id, const std::string& account, responder respond) {
     blocking(req, std::move(respond), account, [this, id, account](unsigned version) {

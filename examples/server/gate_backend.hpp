@@ -126,7 +126,7 @@ class gate_backend final : public task_backend {
     gate_ = std::make_unique<server_gate>(std::move(*l), std::move(options), simulated_payments{}, std::move(events));
     recover();
     simulator_.run([this](const std::string& task, const generation_result& r) { on_generated(task, r); },
-                   [this](const std::string& task) { return on_claimed(task); });
+                   [this](std::string_view task) { return on_claimed(task); });
     if (!clock_.manual()) upkeep_ = std::thread([this] { upkeep_loop(); });
   }
 
@@ -156,12 +156,17 @@ class gate_backend final : public task_backend {
     // (this process's random prefix and a counter). With one, the gate makes
     // it exactly-once per account; the body's digest catches a key reused
     // with another request that prices the same (another prompt).
-    std::string key;
+    char generated[48];
+    std::string keyed;
+    std::string_view key;
     bool claimed = false;
     if (s.idempotency_key.empty()) {
-      key = fmt::format("a:{}:{}", boot_, sequence_.fetch_add(1, std::memory_order_relaxed));
+      const auto n = fmt::format_to_n(generated, sizeof generated, "a:{:x}:{:x}", boot_,
+                                      sequence_.fetch_add(1, std::memory_order_relaxed));
+      key = std::string_view(generated, n.size);  // on the stack: no allocation per create
     } else {
-      key = "i:" + s.idempotency_key;
+      keyed = "i:" + s.idempotency_key;
+      key = keyed;
       auto c = claim_key(s.account, s.idempotency_key, s.body_digest);
       if (auto* e = std::get_if<refusal>(&c)) return *e;
       claimed = std::get<bool>(c);
@@ -185,7 +190,7 @@ class gate_backend final : public task_backend {
     if (deleted(account, id)) return unknown_task(id);
     auto t = gate_->get(tollgate::task_ref{account, id});
     if (!t) return unknown_task(id);
-    return view_of(*t);
+    return view_of(std::move(*t));
   }
 
   /// DELETE /v1/tasks/{id}, as the client's docs describe tasks.delete: an
@@ -255,7 +260,7 @@ class gate_backend final : public task_backend {
   outcome<task_record> task_credits(std::string_view account, std::string_view id) override {
     using tollgate::gate_detail::task_key;
     task_record out;
-    if (auto t = gate_->get(tollgate::task_ref{account, id}); t && !deleted(account, id)) out.task = view_of(*t);
+    if (auto t = gate_->get(tollgate::task_ref{account, id}); t && !deleted(account, id)) out.task = view_of(std::move(*t));
     const auto& ledger = gate_->ledger();
     // The gate's ledger keys of a task's steps (gate/detail/ids.hpp); a hold
     // released at start as an orphan has the server's key (recover()).
@@ -357,9 +362,8 @@ class gate_backend final : public task_backend {
     return m ? m->kind : tollgate::media_kind::video;
   }
 
-  [[nodiscard]] task_view view_of(const server_gate::task& t) const {
+  [[nodiscard]] task_view view_of(server_gate::task&& t) const {
     task_view v;
-    v.id = t.id;
     v.created_at = t.created_at;
     v.estimate = t.estimate;
     v.cost = t.cost;
@@ -388,6 +392,7 @@ class gate_backend final : public task_backend {
         break;
       }
     }
+    v.id = std::move(t.id);
     return v;
   }
 
@@ -407,16 +412,15 @@ class gate_backend final : public task_backend {
         break;
       }
       case k::started:
-        if (tollgate::holds_slot(e.status)) simulator_.start(std::string(e.task), std::string(e.model), kind_of(e.model));
+        if (tollgate::holds_slot(e.status)) simulator_.start(e.task, e.model, kind_of(e.model));
         break;
       case k::completed:
       case k::failed:
       case k::cancelled:
       case k::orphaned: {
-        const std::string id(e.task);
-        if (e.kind != k::completed && e.kind != k::failed) (void)simulator_.forget(id);
+        if (e.kind != k::completed && e.kind != k::failed) (void)simulator_.forget(e.task);
         std::lock_guard lk(open_mutex_);
-        open_.erase(id);
+        if (const auto it = open_.find(e.task); it != open_.end()) open_.erase(it);
         break;
       }
       default: break;
@@ -425,7 +429,7 @@ class gate_backend final : public task_backend {
 
   // A worker of the generator begins a task: the gate's start() (PENDING ->
   // RUNNING). False when the task ended meanwhile (cancelled).
-  bool on_claimed(const std::string& id) {
+  bool on_claimed(std::string_view id) {
     std::string account;
     {
       std::lock_guard lk(open_mutex_);
@@ -594,15 +598,15 @@ class gate_backend final : public task_backend {
   std::unique_ptr<server_gate> gate_;
   gate_recovery recovery_;
   std::mutex open_mutex_;
-  std::unordered_map<std::string, open_task> open_;
+  struct id_hash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
+  std::unordered_map<std::string, open_task, id_hash, std::equal_to<>> open_;  // by task id
   std::mutex keys_mutex_;
   std::unordered_map<std::string, std::uint64_t> keys_;
   std::deque<std::pair<time_point, std::string>> key_order_;
   const std::uint64_t boot_ = std::random_device{}() * 0x100000000ull + std::random_device{}();
   std::atomic<std::uint64_t> sequence_{0};
-  struct id_hash : std::hash<std::string_view> {
-    using is_transparent = void;
-  };
   std::mutex deleted_mutex_;
   std::unordered_map<std::string, std::string, id_hash, std::equal_to<>> deleted_;  // task id -> account
   std::deque<std::pair<time_point, std::string>> deleted_order_;

@@ -53,7 +53,7 @@ class simulated_generator {
   /// Claims a task for a worker (PENDING -> RUNNING); false: it cannot run
   /// (ended meanwhile), and the generator drops it. Called without the
   /// generator's lock held, on the thread of start() when pickup is 0.
-  using claim_fn = std::function<bool(const std::string& task)>;
+  using claim_fn = std::function<bool(std::string_view task)>;
 
   simulated_generator(simulation_settings settings, server_clock clock)
       : settings_(std::move(settings)), clock_(std::move(clock)) {}
@@ -84,14 +84,14 @@ class simulated_generator {
    * claims it after the pickup time (at once when it is 0, before this
    * returns) and runs it for the model's generation time from then on.
    */
-  void start(const std::string& task, const std::string& model, tollgate::media_kind kind) {
+  void start(std::string_view task, std::string_view model, tollgate::media_kind kind) {
     const auto now = clock_.now();
     const auto run_for = generation_time(model);
     const bool at_once = settings_.pickup.count() == 0;
     bool earliest = false;
     {
       std::lock_guard lk(mutex_);
-      const auto [it, added] = running_.try_emplace(task, entry{now, now + settings_.pickup, run_for, kind, sequence_, false});
+      const auto [it, added] = running_.try_emplace(std::string(task), entry{now, now + settings_.pickup, run_for, kind, sequence_, false});
       if (!added) return;  // already here: a repeated start changes nothing
       ++sequence_;
       if (!at_once) earliest = schedule(it->first, it->second);
@@ -105,7 +105,7 @@ class simulated_generator {
   }
 
   /// Forgets a task that ended elsewhere (cancelled); false when unknown.
-  bool forget(const std::string& task) {
+  bool forget(std::string_view task) {
     std::lock_guard lk(mutex_);
     const auto it = running_.find(task);
     if (it == running_.end()) return false;
@@ -115,7 +115,7 @@ class simulated_generator {
   }
 
   /// How far a running task is, from 0 to 1; nullopt when it is not running here.
-  [[nodiscard]] std::optional<double> progress(const std::string& task) const {
+  [[nodiscard]] std::optional<double> progress(std::string_view task) const {
     std::lock_guard lk(mutex_);
     const auto it = running_.find(task);
     if (it == running_.end() || !it->second.claimed) return std::nullopt;
@@ -205,14 +205,14 @@ class simulated_generator {
 
   // Queues the entry's next step; true when it is now the earliest. Under the lock.
   bool schedule(const std::string& task, const entry& e) {
-    const auto at = queue_.emplace(key{e.due, e.sequence}, task).first;
+    const auto at = queue_.emplace(key{e.due, e.sequence}, &task).first;
     return at == queue_.begin();  // after the emplace: the operands of == are unsequenced
   }
 
-  bool claim(const std::string& task) const { return !on_claim_ || on_claim_(task); }
+  bool claim(std::string_view task) const { return !on_claim_ || on_claim_(task); }
 
   // A worker claimed `task` at `at`: its run begins then (unless it was forgotten meanwhile).
-  void mark_claimed(const std::string& task, wall_time at) {
+  void mark_claimed(std::string_view task, wall_time at) {
     bool earliest = false;
     {
       std::lock_guard lk(mutex_);
@@ -232,7 +232,7 @@ class simulated_generator {
   std::optional<std::variant<due_claim, due_finish>> take_due(wall_time now) {
     std::lock_guard lk(mutex_);
     if (queue_.empty() || queue_.begin()->first.due > now) return std::nullopt;
-    std::string task = queue_.begin()->second;
+    std::string task = *queue_.begin()->second;
     const wall_time at = queue_.begin()->first.due;
     queue_.erase(queue_.begin());
     const auto it = running_.find(task);
@@ -274,8 +274,14 @@ class simulated_generator {
   claim_fn on_claim_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::unordered_map<std::string, entry> running_;  // by task id (hashed: a busy server runs many)
-  std::map<key, std::string> queue_;
+  struct id_hash : std::hash<std::string_view> {
+    using is_transparent = void;
+  };
+  // By task id (hashed: a busy server runs many); each entry's next step in
+  // queue_, which names the task by the key of running_ (stable while the
+  // entry lives; both change together under the lock).
+  std::unordered_map<std::string, entry, id_hash, std::equal_to<>> running_;
+  std::map<key, const std::string*> queue_;
   std::uint64_t sequence_ = 0;
   bool stopping_ = false;
   std::thread thread_;

@@ -33,6 +33,12 @@ TEST_CASE("server helpers: paths are split, decoded, and logged printable") {
   CHECK_FALSE(segments("/v1/tasks/%4"));
   CHECK_FALSE(segments("/v1/tasks/%zz"));
   CHECK_FALSE(segments("v1/tasks"));
+  CHECK(*segments("/a//b") == std::vector<std::string>{"a", "", "b"});
+  CHECK(*segments("/v1/tasks/%41%42") == std::vector<std::string>{"v1", "tasks", "AB"});
+  CHECK(*segments("/v1/tasks/" + std::string(300, 'x')) == std::vector<std::string>{"v1", "tasks", std::string(300, 'x')});
+  CHECK_FALSE(segments("/v1/%"));
+  CHECK_FALSE(segments("/v1/%4/x"));  // a short escape before a slash
+  CHECK_FALSE(segments(""));
   CHECK(detail::printable_path("/v1/x y\n\x01\xff?key=secret") == "/v1/x%20y%0A%01%FF");
 }
 
@@ -72,6 +78,36 @@ TEST_CASE("server helpers: credits as JSON numbers, times as ISO-8601") {
   CHECK(api_detail::credits_json(tollgate::credits(0)).dump() == "0");
   const wall_time t = std::chrono::sys_days(std::chrono::year(2026) / 1 / 5) + std::chrono::milliseconds(1234);
   CHECK(api_detail::iso_time(t) == "2026-01-05T00:00:01.234Z");
+  const wall_time late = std::chrono::sys_days(std::chrono::year(2099) / 12 / 31) + std::chrono::hours(23) +
+                         std::chrono::minutes(59) + std::chrono::milliseconds(59'999);
+  CHECK(api_detail::iso_time(late) == "2099-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("server helpers: JSON written directly reads back as nlohmann writes it") {
+  const auto json_string = [](std::string_view s) {
+    std::string out;
+    api_detail::append_json_string(out, s);
+    return out;
+  };
+  const auto reference = [](std::string_view s) {
+    return ojson(std::string(s)).dump(-1, ' ', false, ojson::error_handler_t::replace);
+  };
+  for (const std::string_view s : {std::string_view("6d4b1a8e-0000-4000-8000-000000000001"), std::string_view(""),
+                                   std::string_view("say \"hi\""), std::string_view("back\\slash"),
+                                   std::string_view("tab\tnew\nline"), std::string_view("nul\0in", 6),
+                                   std::string_view("caf\xc3\xa9"), std::string_view("bad \xff utf-8"),
+                                   std::string_view("\x7f")})
+    CHECK(json_string(s) == reference(s));
+  const auto credits = [](const tollgate::credits& c) {
+    std::string out;
+    api_detail::append_credits(out, c);
+    return out;
+  };
+  for (const char* c : {"0", "8", "25", "-7", "12.5", "0.000001", "999999999999999999", "1000000000000000000",
+                        "-999999999999999999", "-99999999999999999", "123456789012345678901234567.5"}) {
+    const auto amount = *tollgate::credits::parse(c);
+    CHECK(credits(amount) == api_detail::credits_json(amount).dump());
+  }
 }
 
 TEST_CASE("server helpers: prompts are counted in UTF-16 code units, images sized by ratio") {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -94,8 +95,8 @@ TEST_CASE("simulated generation: a task waits for a worker's claim, then runs it
   std::vector<std::string> claims;
   bool accept = true;
   g.run([&](const std::string& t, const generation_result& r) { seen(t, r); },
-        [&](const std::string& t) {
-          claims.push_back(t);
+        [&](std::string_view t) {
+          claims.emplace_back(t);
           return accept;
         });
   g.start("a", "gen4_image", tollgate::media_kind::image);
@@ -148,8 +149,8 @@ TEST_CASE("simulated generation: with no pickup time a task is claimed before st
   std::vector<std::string> claims;
   bool accept = true;
   g.run([](const std::string&, const generation_result&) {},
-        [&](const std::string& t) {
-          claims.push_back(t);
+        [&](std::string_view t) {
+          claims.emplace_back(t);
           return accept;
         });
   g.start("a", "gen4_image", tollgate::media_kind::image);
