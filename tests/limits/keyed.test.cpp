@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <set>
 #include <string>
@@ -210,6 +211,16 @@ TEST_CASE("keyed refuses a configuration that cannot work", "[limits][keyed]") {
     CHECK(e.field() == "idle_ttl");
   }
   CHECK_NOTHROW(keyed<pool, std::uint64_t>([](const std::uint64_t&) { return pool(1); }, opts(0s, 10)));
+}
+
+TEST_CASE("keyed takes the largest max_entries without wrapping its shard capacity", "[limits][keyed]") {
+  // (max_entries + 63) / 64 wrapped to 0 here, and every new key was refused
+  // as registry_full.
+  manual_clock clock;
+  keyed<bucket, std::uint64_t> reg([&](const std::uint64_t&) { return bucket(token_rate(1, 1s), 1, clock); },
+                                   opts(1h, std::numeric_limits<std::size_t>::max()), clock);
+  for (std::uint64_t k = 0; k < 200; ++k) REQUIRE(reg.try_acquire(k, 1u).allowed);
+  CHECK(reg.size() == 200);
 }
 
 TEST_CASE("key_hash gives stable, distinct 64-bit keys", "[limits][keyed]") {

@@ -20,6 +20,7 @@
 #include <boost/multiprecision/cpp_int.hpp>
 #include <fmt/format.h>
 
+#include "detail/integer.hpp"
 #include "error.hpp"
 
 namespace tollgate {
@@ -138,20 +139,6 @@ std::string magnitude_digits(const Rep& v) {
     if (!s.empty() && s.front() == '-') s.erase(0, 1);
     return s;
   }
-}
-
-// Floor and ceiling division for b > 0.
-template <class Rep>
-Rep floor_div(const Rep& a, const Rep& b) {
-  Rep q = a / b;
-  if (a % b != 0 && a < 0) q = checked_sub(q, Rep(1));
-  return q;
-}
-template <class Rep>
-Rep ceil_div(const Rep& a, const Rep& b) {
-  Rep q = a / b;
-  if (a % b != 0 && a > 0) q = checked_add(q, Rep(1));
-  return q;
 }
 
 }  // namespace detail

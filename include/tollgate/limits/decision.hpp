@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "../core/detail/integer.hpp"
+
 namespace tollgate {
 
 /// Why a limiter decided as it did.
@@ -90,50 +92,15 @@ class limit_config_error : public std::runtime_error {
 
 namespace limits::detail {
 
-// __extension__ keeps -Wpedantic quiet about the GCC/Clang 128-bit integers.
-__extension__ typedef __int128 i128;
-__extension__ typedef unsigned __int128 u128;
-
-/// A time point as signed integer nanoseconds since its clock's epoch
-/// (exact for every clock whose tick is a whole number of nanoseconds).
-template <class TimePoint>
-[[nodiscard]] constexpr std::int64_t to_ns(TimePoint t) noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-/// Floor division for b > 0 (rounds toward minus infinity).
-[[nodiscard]] constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept {
-  const std::int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-/// Floor division of 128-bit values for b > 0.
-[[nodiscard]] constexpr i128 floor_div(i128 a, i128 b) noexcept {
-  const i128 q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-/// Ceiling of a / b for a >= 0, b > 0.
-[[nodiscard]] constexpr u128 ceil_div(u128 a, u128 b) noexcept {
-  return a / b + (a % b != 0 ? 1 : 0);
-}
-
-/// Nanoseconds from a non-negative 128-bit count, saturating at the maximum.
-[[nodiscard]] constexpr std::chrono::nanoseconds saturate_ns(u128 ns) noexcept {
-  constexpr auto max = static_cast<u128>(std::numeric_limits<std::int64_t>::max());
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(ns > max ? max : ns));
-}
-
-/// Greatest common divisor of unsigned 128-bit values (std::gcd does not take
-/// __int128 in strict ISO mode).
-[[nodiscard]] constexpr u128 gcd(u128 a, u128 b) noexcept {
-  while (b != 0) {
-    const u128 r = a % b;
-    a = b;
-    b = r;
-  }
-  return a;
-}
+// The integer helpers of core/detail/integer.hpp, under the names the
+// limiters have always used.
+using tollgate::detail::ceil_div;
+using tollgate::detail::floor_div;
+using tollgate::detail::gcd;
+using tollgate::detail::i128;
+using tollgate::detail::saturate_ns;
+using tollgate::detail::to_ns;
+using tollgate::detail::u128;
 
 }  // namespace limits::detail
 }  // namespace tollgate

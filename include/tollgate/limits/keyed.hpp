@@ -152,7 +152,7 @@ class keyed {
   explicit keyed(factory_type make, keyed_options options = {}, C clock = C{})
       : make_(std::move(make)),
         options_(options),
-        shard_cap_((options.max_entries + shard_count - 1) / shard_count),
+        shard_cap_(tollgate::detail::ceil_div(options.max_entries, shard_count)),
         shards_(std::make_unique<shard[]>(shard_count)),
         clock_(std::move(clock)) {
     if (!make_) throw limit_config_error("keyed", "factory", "must be callable");

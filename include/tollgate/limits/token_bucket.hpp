@@ -485,15 +485,13 @@ struct alignas(64) bucket_block {
   }
   /// The word_age::since of hint h: h - grain (saturating).
   [[nodiscard]] std::int64_t since(std::int64_t h) const noexcept {
-    std::int64_t s = 0;
-    return __builtin_sub_overflow(h, grain, &s) ? (std::numeric_limits<std::int64_t>::min)() : s;
+    return tollgate::detail::sub_sat(h, grain);
   }
   /// Bounds on when the word loaded (with acquire) just before was written:
   /// by the hint plus the grain at the latest (and word_age::since).
   [[nodiscard]] write_bounds written() const noexcept {
     const std::int64_t h = hint.load(std::memory_order_relaxed);
-    return {since(h), h > (std::numeric_limits<std::int64_t>::max)() - grain ? (std::numeric_limits<std::int64_t>::max)()
-                                                                             : h + grain};
+    return {since(h), tollgate::detail::add_sat(h, grain)};
   }
   /// Called before a CAS that writes a word at now_ns; h is the hint loaded
   /// after the word.

@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "../core/detail/integer.hpp"
 #include "../core/error.hpp"
 #include "../core/money.hpp"
 #include "../core/units.hpp"
@@ -127,16 +128,9 @@ struct id_key {
   [[nodiscard]] static id_key of(std::string_view s) noexcept {
     const char* p = s.data();
     const std::size_t n = s.size();
-    auto load8 = [](const char* q) {
-      std::uint64_t w;
-      std::memcpy(&w, q, 8);
-      return w;
-    };
-    auto load4 = [](const char* q) {
-      std::uint32_t w;
-      std::memcpy(&w, q, 4);
-      return static_cast<std::uint64_t>(w);
-    };
+    using tollgate::detail::load_native;
+    auto load8 = [](const char* q) { return load_native<std::uint64_t>(q); };
+    auto load4 = [](const char* q) { return std::uint64_t{load_native<std::uint32_t>(q)}; };
     id_key k;
     k.size = n;
     if (n >= 8) {

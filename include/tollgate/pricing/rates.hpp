@@ -24,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "../core/detail/integer.hpp"
 #include "../core/error.hpp"
 #include "../core/money.hpp"
 #include "../core/units.hpp"
@@ -69,15 +70,6 @@ template <class F>
     return result<credits>(errc::overflow,
                            "the cost is too large to represent in credits");
   }
-}
-
-// a / b rounded up, for a >= 0 and b > 0 (no intermediate overflow).
-[[nodiscard]] constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) noexcept {
-  // In unsigned arithmetic a + b - 1 cannot overflow (both are below 2^63),
-  // and one unsigned division costs less than a signed one and its remainder.
-  const auto ua = static_cast<std::uint64_t>(a);
-  const auto ub = static_cast<std::uint64_t>(b);
-  return static_cast<std::int64_t>((ua + ub - 1) / ub);
 }
 
 // The raw micro-credits of `v` as an int64 when they fit.

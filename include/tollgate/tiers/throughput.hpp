@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "../core/detail/integer.hpp"
 #include "../core/error.hpp"
 #include "tier_table.hpp"
 
@@ -35,8 +36,6 @@ namespace tiers::detail {
 
 inline constexpr std::int64_t day_ms = 86'400'000;
 
-__extension__ typedef unsigned __int128 planner_u128;
-
 }  // namespace tiers::detail
 
 /**
@@ -58,7 +57,7 @@ __extension__ typedef unsigned __int128 planner_u128;
  */
 [[nodiscard]] inline throughput job_throughput(std::uint64_t jobs, const group_limits& limits,
                                                std::chrono::milliseconds generation) {
-  using tiers::detail::planner_u128;
+  using u128 = tollgate::detail::u128;
   TOLLGATE_ASSERT(generation.count() >= 0, "job_throughput: a negative generation time");
   throughput out;
   if (jobs == 0) {
@@ -67,19 +66,19 @@ __extension__ typedef unsigned __int128 planner_u128;
   }
   const std::uint64_t daily = limits.daily.is_unlimited() ? jobs : limits.daily.max();
   const std::uint64_t concurrent = limits.concurrent.is_unlimited() ? jobs : limits.concurrent.max();
-  out.days = jobs / daily + (jobs % daily != 0 ? 1 : 0);
+  out.days = tollgate::detail::ceil_div(jobs, daily);
   const auto horizon_days = static_cast<std::uint64_t>(plan_horizon.count());
   if (out.days > horizon_days) return out;
-  const auto t = static_cast<planner_u128>(generation.count());
-  planner_u128 latest = 0;  // the largest start of the last job's run of back-to-back jobs
+  const auto t = static_cast<u128>(generation.count());
+  u128 latest = 0;  // the largest start of the last job's run of back-to-back jobs
   for (std::uint64_t w = 0; w < out.days; ++w) {
     const std::uint64_t first = w * daily;  // < jobs: w < ceil(jobs / daily)
-    const planner_u128 start = static_cast<planner_u128>(w) * tiers::detail::day_ms +
-                               static_cast<planner_u128>((jobs - 1 - first) / concurrent) * t;
+    const u128 start = static_cast<u128>(w) * tiers::detail::day_ms +
+                               static_cast<u128>((jobs - 1 - first) / concurrent) * t;
     if (start > latest) latest = start;
   }
-  const planner_u128 end = latest + t;
-  const auto horizon_ms = static_cast<planner_u128>(plan_horizon.count()) * tiers::detail::day_ms;
+  const u128 end = latest + t;
+  const auto horizon_ms = static_cast<u128>(plan_horizon.count()) * tiers::detail::day_ms;
   if (end <= horizon_ms) out.duration = std::chrono::milliseconds{static_cast<std::int64_t>(end)};
   return out;
 }

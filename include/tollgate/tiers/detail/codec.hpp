@@ -26,6 +26,7 @@
 
 #include <fmt/format.h>
 
+#include "../../core/detail/integer.hpp"
 #include "../../core/error.hpp"
 #include "../../core/money.hpp"
 #include "../tier_table.hpp"
@@ -135,7 +136,9 @@ class writer {
   void integer(I v) {
     using U = std::make_unsigned_t<I>;
     U u = static_cast<U>(v);
-    for (std::size_t i = 0; i < sizeof(U); ++i) out_.push_back(static_cast<char>(static_cast<unsigned char>(u >> (8 * i))));
+    char bytes[sizeof(U)];
+    tollgate::detail::store_le(bytes, u);
+    out_.append(bytes, sizeof bytes);
   }
 
   void text(std::string_view s) {
@@ -252,8 +255,7 @@ class reader {
   void integer(I& v, std::string_view path) {
     using U = std::make_unsigned_t<I>;
     if (in_.size() < sizeof(U)) return fail(path, "the blob ends early");
-    U u = 0;
-    for (std::size_t i = 0; i < sizeof(U); ++i) u |= static_cast<U>(static_cast<unsigned char>(in_[i])) << (8 * i);
+    const U u = tollgate::detail::load_le<U>(in_.data());
     in_.remove_prefix(sizeof(U));
     v = static_cast<I>(u);
   }
@@ -279,8 +281,9 @@ template <class T>
 [[nodiscard]] std::string encode(const T& v) {
   std::string out;
   out.push_back(static_cast<char>(schema<T>::tag));
-  out.push_back(static_cast<char>(schema<T>::version & 0xFF));
-  out.push_back(static_cast<char>(schema<T>::version >> 8));
+  char version[2];
+  tollgate::detail::store_le(version, static_cast<std::uint16_t>(schema<T>::version));
+  out.append(version, sizeof version);
   writer(out).fields_of(v);
   return out;
 }
@@ -294,8 +297,7 @@ template <class T>
   if (blob.size() < blob_header_size) return bad(fmt::format("{} bytes, too short for a record", blob.size()));
   const auto tag = static_cast<std::uint8_t>(blob[0]);
   if (tag != schema<T>::tag) return bad(fmt::format("the record's tag is {}, expected {}", tag, schema<T>::tag));
-  const auto version = static_cast<std::uint16_t>(static_cast<unsigned char>(blob[1]) |
-                                                  (static_cast<unsigned char>(blob[2]) << 8));
+  const auto version = tollgate::detail::load_le<std::uint16_t>(blob.data() + 1);
   if (version == 0 || version > schema<T>::version)
     return bad(fmt::format("version {}; this build reads versions 1 to {} (a newer tollgate wrote it?)", version,
                            schema<T>::version));

@@ -1,6 +1,6 @@
 // Time arithmetic of the tier engine: every time point as signed integer
-// nanoseconds since its clock's epoch (limits::detail::to_ns), sums that
-// saturate instead of wrapping, and UTC text for messages a person reads.
+// nanoseconds since its clock's epoch, sums that saturate instead of wrapping
+// (both from core/detail/integer.hpp), and UTC text for messages a person reads.
 // Messages treat the clock's epoch as the Unix epoch, which holds for
 // system_clock and for manual_clock (tests and simulations start it where
 // they like).
@@ -13,27 +13,14 @@
 
 #include <fmt/format.h>
 
-#include "../../limits/decision.hpp"
+#include "../../core/detail/integer.hpp"
 
 namespace tollgate::tiers::detail {
 
-using limits::detail::to_ns;
-
-inline constexpr std::int64_t ns_max = (std::numeric_limits<std::int64_t>::max)();
-inline constexpr std::int64_t ns_min = (std::numeric_limits<std::int64_t>::min)();
-
-/// The time point `ns` nanoseconds after the epoch of TimePoint's clock.
-template <class TimePoint>
-[[nodiscard]] constexpr TimePoint from_ns(std::int64_t ns) noexcept {
-  return TimePoint(std::chrono::duration_cast<typename TimePoint::duration>(std::chrono::nanoseconds(ns)));
-}
-
-/// a + b, saturating at the int64 range.
-[[nodiscard]] constexpr std::int64_t add_sat(std::int64_t a, std::int64_t b) noexcept {
-  std::int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? ns_max : ns_min;
-  return r;
-}
+using tollgate::detail::add_sat;
+using tollgate::detail::from_ns;
+using tollgate::detail::ns_of;
+using tollgate::detail::to_ns;
 
 /// True when at least `d` nanoseconds separate `from` and `to` (to - from >= d),
 /// exactly, for any two readings.
@@ -41,11 +28,6 @@ template <class TimePoint>
   std::int64_t e;
   if (__builtin_sub_overflow(to, from, &e)) return to > from;  // beyond the int64 range either way
   return e >= d;
-}
-
-template <class Rep, class Period>
-[[nodiscard]] constexpr std::int64_t ns_of(std::chrono::duration<Rep, Period> d) noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
 }
 
 /// "2026-11-30 12:00:00 UTC" (with ".000000001" when the nanoseconds need it).
