@@ -64,3 +64,23 @@ TEST_CASE("TOLLGATE_TRY propagates the first error", "[error]") {
   CHECK(quarter(8).value() == 2);
   CHECK(quarter(6).error().message() == "odd");
 }
+
+TEST_CASE("config_error carries the source, the path and the reason", "[error][config]") {
+  const tollgate::config_error e("plan.json", "jobs[2].model", "is not in the catalog");
+  CHECK(std::string(e.what()) == "plan.json: jobs[2].model: is not in the catalog");
+  CHECK(e.source() == "plan.json");
+  CHECK(e.path() == "jobs[2].model");
+  CHECK(e.reason() == "is not in the catalog");
+  SECTION("no path: the configuration as a whole is wrong") {
+    const tollgate::config_error whole("plan.json", "", "cannot open: No such file or directory");
+    CHECK(std::string(whole.what()) == "plan.json: cannot open: No such file or directory");
+    CHECK(whole.path().empty());
+  }
+  SECTION("caught as std::runtime_error") {
+    try {
+      throw e;
+    } catch (const std::runtime_error& r) {
+      CHECK(std::string(r.what()) == e.what());
+    }
+  }
+}

@@ -1,12 +1,15 @@
 // Errors: the codes a caller must handle (tollgate::errc, a std::error_code
 // category), the error value that carries a code plus a message a person can act
 // on, tollgate::result<T> that every fallible operation returns, and
-// TOLLGATE_ASSERT for broken preconditions in the host's own code. Hot-path
-// decisions (a limiter saying no) are not errors and do not use these types.
+// TOLLGATE_ASSERT for broken preconditions in the host's own code, and
+// config_error, the one base of every exception thrown for bad configuration
+// at start-up. Hot-path decisions (a limiter saying no) are not errors and do
+// not use these types.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -230,6 +233,59 @@ class [[nodiscard]] result<void> {
  private:
   tollgate::error e_;
   bool failed_ = false;
+};
+
+/**
+ * Bad configuration refused at start-up: where it came from (`source()`: a
+ * file, "<string>", or the component that refused it, e.g. "token_rate"),
+ * which field (`path()`: a JSON-style path such as
+ * "tiers[2].criteria.purchased_usd", empty when the whole is wrong) and why
+ * (`reason()`). what() is "SOURCE: PATH: REASON" unless a derived type words
+ * it its own way.
+ *
+ * The one base of every configuration error tollgate throws, as
+ * `json::exception` is nlohmann's: catch `tollgate::config_error` to catch
+ * them all. The derived types keep their names so existing catch clauses
+ * keep working: limit_config_error (limits), catalog_error (pricing),
+ * tier_table_error (tiers), and json::config_file_error (the JSON loaders
+ * and the examples) with json::catalog_error and json::tier_table_error.
+ */
+class config_error : public std::runtime_error {
+ public:
+  // The base is built before the members, so what() reads the strings
+  // before they are moved (a delegating constructor could move them first:
+  // the order of evaluation of its arguments is unspecified).
+  config_error(std::string source, std::string path, std::string reason)
+      : std::runtime_error(default_what(source, path, reason)),
+        source_(std::move(source)),
+        path_(std::move(path)),
+        reason_(std::move(reason)) {}
+
+  /// Where the configuration came from: a file, "<string>", or a component.
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+  /// The offending field, e.g. "models[3].rate.credits_per_second"; empty
+  /// when the configuration as a whole is wrong.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// Why it was refused, for a person.
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+
+ protected:
+  /// For a derived type that words what() its own way. The parts are taken
+  /// by view, never moved from: a derived constructor may build `what` from
+  /// the same strings in the same call, in an unspecified order.
+  config_error(const std::string& what, std::string_view source, std::string_view path, std::string_view reason)
+      : std::runtime_error(what), source_(source), path_(path), reason_(reason) {}
+
+ private:
+  static std::string default_what(std::string_view source, std::string_view path, std::string_view reason) {
+    std::string w(source);
+    if (!path.empty()) w.append(": ").append(path);
+    return w.append(": ").append(reason);
+  }
+
+  std::string source_;
+  std::string path_;
+  std::string reason_;
 };
 
 /// Propagates an error from a result-returning expression:

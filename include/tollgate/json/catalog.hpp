@@ -289,11 +289,7 @@ template <Rounding R = round_up>
     try {
       return basic_catalog<R>(std::move(p.models), std::move(p.price), std::move(p.price_list_date));
     } catch (const ::tollgate::catalog_error& e) {
-      const std::string path =
-          e.index() == ::tollgate::catalog_error::no_model
-              ? e.field()
-              : fmt::format("models[{}].{}", e.index(), e.field());
-      throw catalog_error(std::string(source), path, e.reason());
+      throw catalog_error(std::string(source), e.path(), e.reason());
     }
   } catch (const detail::bad_field& e) {
     throw catalog_error(std::string(source), e.path, e.reason);

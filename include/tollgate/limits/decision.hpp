@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "../core/detail/integer.hpp"
+#include "../core/error.hpp"
 
 namespace tollgate {
 
@@ -75,19 +76,15 @@ using limit_decision = basic_limit_decision<std::uint64_t>;
  * construction and by the setters; the limiter is unchanged when a setter
  * throws.
  */
-class limit_config_error : public std::runtime_error {
+class limit_config_error : public config_error {
  public:
-  limit_config_error(std::string_view component, std::string_view field,
-                     std::string_view reason)
-      : std::runtime_error("tollgate: " + std::string(component) + ": " +
-                           std::string(field) + ": " + std::string(reason)),
-        field_(field) {}
+  /// source() is the component ("token_rate", "keyed", ...), path() the field.
+  limit_config_error(std::string_view component, std::string_view field, std::string_view reason)
+      : config_error("tollgate: " + std::string(component) + ": " + std::string(field) + ": " + std::string(reason),
+                     component, field, reason) {}
 
-  /// The offending field ("rate", "burst", "period", ...).
-  [[nodiscard]] const std::string& field() const noexcept { return field_; }
-
- private:
-  std::string field_;
+  /// The offending field ("rate", "burst", "period", ...): the same as path().
+  [[nodiscard]] const std::string& field() const noexcept { return path(); }
 };
 
 namespace limits::detail {

@@ -80,34 +80,32 @@ struct model_spec {
 /**
  * A catalog refused at construction: which model (its index and id, when the
  * problem is in one), which field (named as in the JSON shape, e.g.
- * "seconds.min"), and why.
+ * "seconds.min"), and why. A config_error whose source() is "catalog" and
+ * whose path() is the field from the catalog's root ("models[3].seconds.min").
  */
-class catalog_error : public std::runtime_error {
+class catalog_error : public config_error {
  public:
   static constexpr std::size_t no_model = static_cast<std::size_t>(-1);
 
   catalog_error(std::size_t index, std::string model, std::string field, std::string reason)
-      : std::runtime_error(index == no_model
-                               ? fmt::format("invalid catalog: {}: {}", field, reason)
-                               : fmt::format("invalid catalog: model '{}' (models[{}]): {}: {}",
-                                             model, index, field, reason)),
+      : config_error(index == no_model ? fmt::format("invalid catalog: {}: {}", field, reason)
+                                       : fmt::format("invalid catalog: model '{}' (models[{}]): {}: {}", model,
+                                                     index, field, reason),
+                     "catalog", index == no_model ? field : fmt::format("models[{}].{}", index, field), reason),
         index_(index),
         model_(std::move(model)),
-        field_(std::move(field)),
-        reason_(std::move(reason)) {}
+        field_(std::move(field)) {}
 
   /// The index of the model in the list given to the catalog, or no_model.
   [[nodiscard]] std::size_t index() const noexcept { return index_; }
   [[nodiscard]] const std::string& model() const noexcept { return model_; }
   /// The field, relative to the model ("seconds.max", "rate", "id").
   [[nodiscard]] const std::string& field() const noexcept { return field_; }
-  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
 
  private:
   std::size_t index_;
   std::string model_;
   std::string field_;
-  std::string reason_;
 };
 
 namespace detail {

@@ -109,21 +109,16 @@ struct tier {
 
 /**
  * A tier table refused at construction: the field, named as in the JSON shape
- * ("tiers[2].criteria.purchased_usd", "groups[1]"), and why.
+ * ("tiers[2].criteria.purchased_usd", "groups[1]"), and why. A config_error
+ * whose source() is "tier table" and whose path() is the field.
  */
-class tier_table_error : public std::runtime_error {
+class tier_table_error : public config_error {
  public:
   tier_table_error(std::string field, std::string reason)
-      : std::runtime_error(fmt::format("invalid tier table: {}: {}", field, reason)),
-        field_(std::move(field)),
-        reason_(std::move(reason)) {}
+      : config_error(fmt::format("invalid tier table: {}: {}", field, reason), "tier table", field, reason) {}
 
-  [[nodiscard]] const std::string& field() const noexcept { return field_; }
-  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
-
- private:
-  std::string field_;
-  std::string reason_;
+  /// The field: the same as path().
+  [[nodiscard]] const std::string& field() const noexcept { return path(); }
 };
 
 namespace tiers::detail {

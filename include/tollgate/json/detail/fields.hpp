@@ -25,27 +25,14 @@ namespace tollgate::json {
 /**
  * A configuration file refused at start-up: the file (or "<string>"), the
  * JSON path of the offending field (empty when the file as a whole is wrong)
- * and why. what() is "SOURCE: PATH: REASON". The base of each loader's own
- * error type, so a host may catch them all at once.
+ * and why; what() is "SOURCE: PATH: REASON". The base of each loader's own
+ * error type (and of the examples' configuration errors), itself a
+ * tollgate::config_error. A class, not an alias: derived classes inherit its
+ * constructors by this name (`using config_file_error::config_file_error;`).
  */
-class config_file_error : public std::runtime_error {
+class config_file_error : public ::tollgate::config_error {
  public:
-  config_file_error(std::string source, std::string path, std::string reason)
-      : std::runtime_error(path.empty() ? fmt::format("{}: {}", source, reason)
-                                        : fmt::format("{}: {}: {}", source, path, reason)),
-        source_(std::move(source)),
-        path_(std::move(path)),
-        reason_(std::move(reason)) {}
-
-  [[nodiscard]] const std::string& source() const noexcept { return source_; }
-  /// The JSON path, e.g. "tiers[2].criteria.purchased_usd".
-  [[nodiscard]] const std::string& path() const noexcept { return path_; }
-  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
-
- private:
-  std::string source_;
-  std::string path_;
-  std::string reason_;
+  using config_error::config_error;
 };
 
 }  // namespace tollgate::json
