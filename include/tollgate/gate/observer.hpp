@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "../core/error.hpp"
+#include "../core/format.hpp"
 #include "../core/money.hpp"
 #include "../tiers/observer.hpp"
 #include "types.hpp"

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "../core/error.hpp"
+#include "../core/format.hpp"
 #include "../core/money.hpp"
 #include "../ledger/types.hpp"
 #include "../pricing/catalog.hpp"
@@ -193,11 +194,3 @@ struct basic_gate_options {
 };
 
 }  // namespace tollgate
-
-template <>
-struct fmt::formatter<tollgate::task_status> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(tollgate::task_status s, FormatContext& ctx) const {
-    return fmt::formatter<std::string_view>::format(tollgate::to_string(s), ctx);
-  }
-};

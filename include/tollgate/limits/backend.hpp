@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/format.hpp"
 #include "decision.hpp"
 #include "token_bucket.hpp"
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/format.hpp"
 #include "../core/sync.hpp"
 #include "decision.hpp"
 

@@ -17,6 +17,7 @@
 
 #include "../core/detail/integer.hpp"
 #include "../core/error.hpp"
+#include "../core/format.hpp"
 
 namespace tollgate {
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "../core/format.hpp"
 #include "../core/units.hpp"
 
 namespace tollgate {

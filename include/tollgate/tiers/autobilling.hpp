@@ -32,6 +32,7 @@
 
 #include "../core/clock.hpp"
 #include "../core/error.hpp"
+#include "../core/format.hpp"
 #include "../core/money.hpp"
 #include "../core/sync.hpp"
 #include "detail/account_map.hpp"

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "../core/format.hpp"
 #include "../core/money.hpp"
 #include "tier_table.hpp"
 

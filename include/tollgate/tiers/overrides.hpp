@@ -22,6 +22,7 @@
 
 #include "../core/detail/group_name.hpp"
 #include "../core/error.hpp"
+#include "../core/format.hpp"
 #include "../core/money.hpp"
 #include "tier_table.hpp"
 
