@@ -9,24 +9,28 @@
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 
 namespace tollgate {
 
 /**
- * A clock: a `time_point` type and `now()` callable on an instance (static
- * `now()` of the std::chrono clocks qualifies). Copies of a clock must read
- * the same time.
+ * A clock: a `time_point` type and `now()` callable on a const instance
+ * (static `now()` of the std::chrono clocks qualifies). Components keep a
+ * copy, so a clock is copyable, and copies must read the same time (not
+ * checked: manual_clock's copies share one time). The requirements in full,
+ * with what is checked and what is not: docs/policies-reference.md.
  */
 template <class C>
-concept Clock = requires(const C& c) {
+concept Clock = std::copy_constructible<C> && requires(const C& c) {
   typename C::time_point;
   typename C::duration;
+  requires std::same_as<typename C::time_point::duration, typename C::duration>;
   { c.now() } -> std::same_as<typename C::time_point>;
 };
 
-/// A Clock that never runs backwards.
+/// A Clock that never runs backwards: `C::is_steady` is a constant true.
 template <class C>
-concept SteadyClock = Clock<C> && C::is_steady;
+concept SteadyClock = Clock<C> && std::bool_constant<C::is_steady>::value;
 
 /**
  * A clock moved by hand, for tests and simulation. Copies share one time, so

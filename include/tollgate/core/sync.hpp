@@ -7,6 +7,7 @@
 
 #include <concepts>
 #include <mutex>
+#include <type_traits>
 
 namespace tollgate {
 
@@ -29,10 +30,17 @@ struct multi_thread {
   static constexpr bool is_thread_safe = true;
 };
 
-/// A Sync policy: a lockable `mutex_type` and whether it is thread-safe.
+/**
+ * A Sync policy: a default-constructible, lockable `mutex_type` (lock() and
+ * unlock(), as std::lock_guard needs) and `is_thread_safe`, a constant
+ * expression a component may branch on at compile time (the token bucket
+ * uses atomics only when it is true). The requirements in full:
+ * docs/policies-reference.md.
+ */
 template <class S>
-concept Sync = requires(typename S::mutex_type& m) {
-  { S::is_thread_safe } -> std::convertible_to<bool>;
+concept Sync = std::default_initializable<typename S::mutex_type> && requires(typename S::mutex_type& m) {
+  requires std::same_as<std::remove_cv_t<decltype(S::is_thread_safe)>, bool>;
+  typename std::bool_constant<S::is_thread_safe>;
   m.lock();
   m.unlock();
 };

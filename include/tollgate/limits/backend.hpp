@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../core/clock.hpp"
 #include "../core/error.hpp"
 #include "../core/format.hpp"
 #include "decision.hpp"
@@ -231,7 +232,7 @@ concept LimiterBackend =
     requires(B& b, const limiter_key& k, std::string_view task, const key_limits& limits,
              typename B::time_point now, std::span<const basic_restored_task<typename B::time_point>> tasks,
              std::uint64_t n, token_rate rate) {
-      typename B::clock_type;
+      requires Clock<typename B::clock_type>;
       requires std::same_as<typename B::time_point, typename B::clock_type::time_point>;
       { b.admit(k, task, limits, now) } -> std::same_as<result<basic_admission<typename B::time_point>>>;
       { b.revoke(k, task, now, limits, now) } -> std::same_as<result<limiter_release>>;

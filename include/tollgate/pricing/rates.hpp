@@ -44,12 +44,13 @@ namespace tollgate {
  * `resolutions()` (the resolution values it prices) and
  * `itemize_raw(u, breakdown*, int64&)` (an int64 fast path that may decline).
  * A rate must be safe to call from many threads at once (const, no mutable
- * state), as catalogs share it.
+ * state), as catalogs share it; catalogs take it by value (move-constructible).
+ * The requirements in full: docs/policies-reference.md.
  */
 template <class R>
 concept Rate = requires(const R& r, const usage& u) {
   { r.cost(u) } -> std::same_as<result<credits>>;
-};
+} && std::move_constructible<R>;  // second: a type without cost() never asks (any_rate's constructor would recurse)
 
 /// A Rate that can also explain itself line by line and name the fields it reads.
 template <class R>
@@ -732,8 +733,10 @@ class any_rate {
   any_rate() = default;
 
   /// Wraps `r`.
-  template <Rate R>
-    requires(!std::same_as<std::remove_cvref_t<R>, any_rate>)
+  // Not any_rate itself, checked before Rate<R>: Rate asks whether R is
+  // move-constructible, which for any_rate would consider this constructor.
+  template <class R>
+    requires(!std::same_as<std::remove_cvref_t<R>, any_rate>) && Rate<R>
   any_rate(R r)  // NOLINT: implicit on purpose, so `.rate = per_second{credits{5}}` reads naturally
   {
     auto m = std::make_shared<const model<R>>(std::move(r));
