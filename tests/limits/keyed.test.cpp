@@ -179,7 +179,7 @@ TEST_CASE("keyed hard cap: evict a fresh-equivalent entry, else refuse the new k
   CHECK(reg.try_acquire(k + 1, 1u).allowed);
   CHECK(reg.size() == 64);
   SECTION("a single_thread registry works the same") {
-    keyed<bucket, std::uint64_t, std::hash<std::uint64_t>, std::equal_to<std::uint64_t>, single_thread> st(
+    tollgate::basic_keyed<bucket, std::uint64_t, single_thread> st(
         [&](const std::uint64_t&) { return bucket(token_rate(1, 1s), 1, clock); }, opts(1h, 64), clock);
     CHECK(st.try_acquire(std::uint64_t{1}, 1u).allowed);
   }

@@ -174,4 +174,12 @@ struct tier_only_observer {  // hears the tier engine but not the gate's own eve
 };
 static_assert(TierObserver<tier_only_observer, tp> && !GateObserver<tier_only_observer, tp>);
 
+// ------------------------------------------------------------ basic_keyed and keyed
+using bucket = basic_token_bucket<manual_clock, single_thread>;
+static_assert(std::is_same_v<keyed<bucket>, basic_keyed<bucket>>);
+static_assert(std::is_same_v<keyed<bucket, std::uint64_t, std::hash<std::uint64_t>, std::equal_to<std::uint64_t>,
+                                   single_thread>,
+                             basic_keyed<bucket, std::uint64_t, single_thread>>,
+              "keyed keeps its first parameter order: Hash and KeyEqual before the Sync policy");
+static_assert(std::is_same_v<basic_keyed<bucket>::clock_type, manual_clock>, "the clock defaults to the limiter's");
 }  // namespace

@@ -120,11 +120,12 @@ struct clock_of<L, std::void_t<typename L::clock_type>> {
  *
  * @tparam Limiter the limiter (see KeyedLimiter); it runs under the shard's
  *         lock, so its single_thread flavour is the natural choice.
- * @tparam Key, Hash, KeyEqual the key and how it is hashed and compared. A
- *         std::string key ("acct-42/video") is convenient; a 64-bit
- *         key_hash() of it saves about 70 bytes per key (docs/limits.md).
+ * @tparam Key the key. A std::string key ("acct-42/video") is convenient;
+ *         a 64-bit key_hash() of it saves about 70 bytes per key
+ *         (docs/limits.md).
  * @tparam S multi_thread: thread-safe (a std::mutex per shard);
  *         single_thread: not thread-safe, for simulations.
+ * @tparam Hash, KeyEqual how a key is hashed and compared.
  * @tparam C the clock, by default the limiter's.
  *
  * The factory is called under the shard lock the first time a key is seen
@@ -134,11 +135,10 @@ struct clock_of<L, std::void_t<typename L::clock_type>> {
  * Callbacks given to apply() and visit() run under the shard lock and must
  * not call back into the same registry.
  */
-template <class Limiter, class Key = std::string, class Hash = std::hash<Key>,
-          class KeyEqual = std::equal_to<Key>, Sync S = multi_thread,
-          Clock C = typename limits::detail::clock_of<Limiter>::type>
+template <class Limiter, class Key = std::string, Sync S = multi_thread, class Hash = std::hash<Key>,
+          class KeyEqual = std::equal_to<Key>, Clock C = typename limits::detail::clock_of<Limiter>::type>
   requires KeyedLimiter<Limiter, C>
-class keyed {
+class basic_keyed {
  public:
   using limiter_type = Limiter;
   using key_type = Key;
@@ -149,7 +149,7 @@ class keyed {
 
   /// A registry whose entries `make` creates. Throws limit_config_error when
   /// there is no factory, max_entries is 0 or idle_ttl is negative.
-  explicit keyed(factory_type make, keyed_options options = {}, C clock = C{})
+  explicit basic_keyed(factory_type make, keyed_options options = {}, C clock = C{})
       : make_(std::move(make)),
         options_(options),
         shard_cap_(tollgate::detail::ceil_div(options.max_entries, shard_count)),
@@ -352,5 +352,15 @@ class keyed {
   [[no_unique_address]] Hash hash_;
   [[no_unique_address]] C clock_;
 };
+
+/**
+ * basic_keyed with its parameters in their first order (Hash and KeyEqual
+ * before the Sync policy), so `keyed<Limiter>`, `keyed<Limiter, Key>` and the
+ * longer forms written before basic_keyed existed keep compiling. New code
+ * names the policy directly: `basic_keyed<Limiter, Key, single_thread>`.
+ */
+template <class Limiter, class Key = std::string, class Hash = std::hash<Key>, class KeyEqual = std::equal_to<Key>,
+          Sync S = multi_thread, Clock C = typename limits::detail::clock_of<Limiter>::type>
+using keyed = basic_keyed<Limiter, Key, S, Hash, KeyEqual, C>;
 
 }  // namespace tollgate

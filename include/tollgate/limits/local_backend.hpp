@@ -397,8 +397,12 @@ class basic_local_backend {
     return std::move(*r);
   }
 
-  keyed<key_type, std::string, std::hash<std::string>, std::equal_to<std::string>, S, C> keys_;
-  keyed<bucket_type, std::string, std::hash<std::string>, std::equal_to<std::string>, S, C> buckets_;
+  // The clock is named: a key's state knows only its time_point, and
+  // TimePoint::clock need not be C.
+  template <class Limiter>
+  using registry = basic_keyed<Limiter, std::string, S, std::hash<std::string>, std::equal_to<std::string>, C>;
+  registry<key_type> keys_;
+  registry<bucket_type> buckets_;
 };
 
 /// The in-process backend on the system clock, thread-safe.
