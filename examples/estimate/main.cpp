@@ -55,6 +55,7 @@
 #include "../common/cli_support.hpp"
 #include "../common/json_output.hpp"
 #include "../common/plan.hpp"
+#include "../common/text_table.hpp"
 
 namespace {
 
@@ -69,6 +70,7 @@ using tollgate::examples::exit_ok;
 using tollgate::examples::json_text;
 using tollgate::examples::one_line;
 using tollgate::examples::or_bad_input;
+using tollgate::examples::table;
 
 // The whole of a regular file of at most `limit` bytes (a FIFO, a device or
 // a directory is refused at once: /dev/zero was read until memory ran out).
@@ -79,47 +81,6 @@ std::string read_input(const std::string& path, std::string_view what, std::size
 }
 
 // ------------------------------------------------------------------ table
-
-// A small aligned text table: 'l' or 'r' per column, two spaces between.
-// Cells are made printable (no control bytes reach the terminal) and kept
-// in one buffer, NUL-separated (printable() escapes NUL): a plan of 10^6
-// jobs is 10^6 rows.
-class table {
- public:
-  explicit table(std::string align) : align_(std::move(align)), width_(align_.size(), 0) {}
-  void row(std::vector<std::string> cells) {
-    cells.resize(align_.size());
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      const std::string cell = tollgate::examples::printable(cells[i]);
-      width_[i] = std::max(width_[i], cell.size());
-      cells_ += cell;
-      cells_ += '\0';
-    }
-  }
-  [[nodiscard]] std::string str() const {
-    std::string out;
-    std::string_view rest = cells_;
-    while (!rest.empty()) {
-      std::string line;
-      for (std::size_t i = 0; i < align_.size(); ++i) {
-        const std::size_t end = rest.find('\0');
-        const std::string_view cell = rest.substr(0, end);
-        rest.remove_prefix(end + 1);
-        if (i > 0) line += "  ";
-        line += align_[i] == 'r' ? fmt::format("{:>{}}", cell, width_[i])
-                                 : fmt::format("{:<{}}", cell, width_[i]);
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out += line + '\n';
-    }
-    return out;
-  }
-
- private:
-  std::string align_;
-  std::vector<std::size_t> width_;
-  std::string cells_;
-};
 
 std::string header(const catalog& c, std::string_view what) {
   return c.price_list_date().empty()

@@ -63,8 +63,8 @@ TEST_CASE("the sample scenarios read as documented") {
     CHECK(a.purchases[1].amount == usd(30));
     REQUIRE(a.autobilling);
     CHECK(a.autobilling->from_day == 5);
-    CHECK(a.autobilling->settings.threshold == credits(1500));
-    CHECK(std::get<target_balance>(a.autobilling->settings.recharge).target == credits(5000));
+    CHECK(a.autobilling->settings.threshold == credits(5000));
+    CHECK(std::get<target_balance>(a.autobilling->settings.recharge).target == credits(10000));
     CHECK(a.autobilling->settings.monthly_budget == usd(300));
     REQUIRE(a.workload.size() == 3);
     CHECK(a.workload[0].jobs_on(1) == 8);
