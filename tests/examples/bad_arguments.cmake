@@ -1,7 +1,7 @@
-# The bad-argument table of both command-line tools (cmake -P script):
-#   cmake -DLEDGER=... -DESTIMATE=... -DMAKE_JOURNAL=... -DDATA=dir -DWORK=dir -P bad_arguments.cmake
+# The bad-argument table of the command-line tools (cmake -P script):
+#   cmake -DLEDGER=... -DESTIMATE=... -DSIMULATE=... -DMAKE_JOURNAL=... -DDATA=dir -DWORK=dir -P bad_arguments.cmake
 # Every argument slot of every tollgate-ledger subcommand and every option of
-# tollgate-estimate gets each class of bad value its type can receive (octal,
+# tollgate-estimate and tollgate-simulate gets each class of bad value its type can receive (octal,
 # hex, signs, overflow, zero, empty, spaces, exponents, excess decimals,
 # control bytes, non-UTF-8; NUL cannot ride in argv, so the NUL cases are in
 # files: see the estimate rows). Each run must exit 2, print nothing on
@@ -47,6 +47,20 @@ file(WRITE "${WORK}/generation-unknown.json" "{\"jobs\":[{\"model\":\"gen4_turbo
 file(WRITE "${WORK}/generation-zero.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4_turbo\":0}}")
 file(WRITE "${WORK}/generation-float.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4_turbo\":1.5}}")
 file(WRITE "${WORK}/generation-octal.json" "{\"jobs\":[{\"model\":\"gen4_turbo\",\"seconds\":5}],\"generation_seconds\":{\"gen4_turbo\":\"012\"}}")
+
+# Scenarios (tollgate-simulate) that are refused: a NUL in a key, a model
+# name that is not UTF-8, a floating-point amount, a percentage over 100.
+set(minimal_scenario "\"version\":1,\"name\":\"m\",\"start\":\"2026-11-01\",\"days\":2")
+file(WRITE "${WORK}/scenario-nul-key.json"
+  "{${minimal_scenario},\"accounts\":[{\"id\":\"a\",\"work\\u0000load\":[]}]}")
+file(WRITE "${WORK}/scenario-not-utf8.json"
+  "{${minimal_scenario},\"accounts\":[{\"id\":\"a\",\"workload\":[{\"model\":\"gen4${not_utf8}\",\"seconds\":5,\"jobs_per_day\":1}]}]}")
+file(WRITE "${WORK}/scenario-float-usd.json"
+  "{${minimal_scenario},\"accounts\":[{\"id\":\"a\",\"purchases\":[{\"day\":1,\"usd\":40.5}],\"workload\":[]}]}")
+file(WRITE "${WORK}/scenario-percent.json"
+  "{${minimal_scenario},\"default_model\":{\"failure_percent\":\"100.5\"},\"accounts\":[{\"id\":\"a\",\"workload\":[]}]}")
+file(WRITE "${WORK}/scenario-ok.json"
+  "{${minimal_scenario},\"accounts\":[{\"id\":\"a\",\"workload\":[{\"model\":\"gen4_turbo\",\"seconds\":5,\"jobs_per_day\":1}]}]}")
 
 # The names and SHA-256 of everything under the work folder.
 function(folder_state out)
@@ -192,6 +206,23 @@ foreach(row "gen4_turbo,--seconds" "gen4_turbo,--bogus" "--list,--plan,x" "gen4_
     "--plan,data/sample-plan.json,--tier" "--plan,data/sample-plan.json,--tiers" "--compare" "--tier,1")
   string(REPLACE "," ";" r "${row}")
   expect_bad("${ESTIMATE};${r}")
+endforeach()
+
+# ---- tollgate-simulate: the scenario file, its contents, the chart's file,
+# the command line. A refused --svg is refused before the simulation runs,
+# and no chart is written.
+rows("${SIMULATE}" file "@" "@,--json" "@,--svg,${WORK}/chart.svg")
+set(scenario_values "${WORK}/scenario-nul-key.json" "${WORK}/scenario-not-utf8.json" "${WORK}/scenario-float-usd.json"
+  "${WORK}/scenario-percent.json" "${WORK}/not-utf8.json" "${DATA}/plan-nul-byte.json" data/sample-plan.json)
+rows("${SIMULATE}" scenario "@" "@,--svg,${WORK}/chart.svg")
+set(svg_values "" /dev/null /dev/zero "${fifo}" "${WORK}" "${WORK}/no-such-folder/chart.svg" "${not_utf8}/chart.svg"
+  "${WORK}/scenario-ok.json")
+rows("${SIMULATE}" svg "${WORK}/scenario-ok.json,--svg,@" "${WORK}/scenario-ok.json,--json,--svg,@")
+foreach(row "" "--json" "--svg,${WORK}/chart.svg" "${WORK}/scenario-ok.json,--svg" "${WORK}/scenario-ok.json,--bogus"
+    "${WORK}/scenario-ok.json,${WORK}/scenario-ok.json" "${WORK}/scenario-ok.json,--svg,${WORK}/a.svg,--svg,${WORK}/b.svg"
+)
+  string(REPLACE "," ";" r "${row}")
+  expect_bad("${SIMULATE};${r}")
 endforeach()
 
 if(failures GREATER 0)

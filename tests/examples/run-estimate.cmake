@@ -1,4 +1,5 @@
-# Runs tollgate-estimate once and checks what it did (cmake -P script).
+# Runs a tool (tollgate-estimate, tollgate-simulate) once and checks what it
+# did (cmake -P script).
 #   -DEXE=path              the program
 #   -DARGS=a|b|c            its arguments, separated by '|'
 #   -DEXIT=n                the expected exit status
@@ -43,5 +44,6 @@ else()
 endif()
 
 if(_problems)
-  message(FATAL_ERROR "tollgate-estimate ${ARGS}\n${_problems}--- stdout\n${_out}--- stderr\n${_err}---")
+  get_filename_component(_name "${EXE}" NAME)
+  message(FATAL_ERROR "${_name} ${ARGS}\n${_problems}--- stdout\n${_out}--- stderr\n${_err}---")
 endif()
