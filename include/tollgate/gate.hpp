@@ -755,13 +755,16 @@ class basic_gate {
     if (l.shadow) before = usage_of(key, now);
     auto adm = backend_->admit(key, id, l.enforced, now);
     if (!adm) return adm.error();
+    // Queued tasks the backend started under limits raised since this key
+    // was last touched: started whatever becomes of this submission (a
+    // refusal below must not leave them THROTTLED here and running there).
+    on_started(a, adm->started, now, ev);
     if (l.shadow) shadow_decisions(a, q.model, *l.shadow, *before, *adm, now, ev);
     if (adm->status == admit_status::daily_limit) return daily_refusal(a, q, *adm);
     if (adm->status == admit_status::duplicate)
       return refused(errc::idempotency_conflict,
                      fmt::format("account '{}': the limiter already holds task {} that this gate does not know",
                                  a.name, id));
-    on_started(a, adm->started, now, ev);
     auto held = ledger_->hold(a.name, q.q.charged, hold_key);
     if (!held || held->replayed) {
       auto back = backend_->revoke(key, id, adm->created_at, l.enforced, now);
